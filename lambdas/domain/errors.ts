@@ -1,0 +1,84 @@
+/**
+ * Domain errors. Each carries a stable machine-readable code; lambdas/http
+ * maps them to HTTP statuses in one place.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+}
+
+/** Why a buy was refused; the same names reach the client as error codes. */
+export type RefusalReason =
+  | "SALE_NOT_OPEN"
+  | "SALE_ENDED"
+  | "SOLD_OUT"
+  | "INSUFFICIENT_STOCK"
+  | "LIMIT_REACHED";
+
+export class SaleNotFoundError extends DomainError {
+  readonly code = "SALE_NOT_FOUND";
+  constructor(readonly saleId: string) {
+    super(`Sale ${saleId} does not exist`);
+  }
+}
+
+export class PurchaseRefusedError extends DomainError {
+  constructor(
+    readonly code: RefusalReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidRequestError extends DomainError {
+  readonly code = "INVALID_REQUEST";
+}
+
+export class MalformedJsonError extends DomainError {
+  readonly code = "MALFORMED_JSON";
+  constructor() {
+    super("Request body is not valid JSON");
+  }
+}
+
+export class PayloadTooLargeError extends DomainError {
+  readonly code = "PAYLOAD_TOO_LARGE";
+  constructor(readonly limitBytes: number) {
+    super(`Request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  readonly code = "UNAUTHORIZED";
+  constructor() {
+    super("A valid bearer token is required");
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = "FORBIDDEN";
+  constructor(scope: string) {
+    super(`This operation requires the ${scope} scope`);
+  }
+}
+
+export class StockBelowSoldError extends DomainError {
+  readonly code = "STOCK_BELOW_SOLD";
+  constructor(
+    readonly saleId: string,
+    readonly sold: number,
+  ) {
+    super(`Sale ${saleId} has already sold ${sold} units; stock cannot go below that`);
+  }
+}
+
+/** A dependency (queue, cache) is down; the client may retry after a pause. */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = "SERVICE_UNAVAILABLE";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

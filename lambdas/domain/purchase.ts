@@ -1,0 +1,110 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import {
+  PurchaseRefusedError,
+  type RefusalReason,
+  SaleNotFoundError,
+  ServiceUnavailableError,
+} from "./errors.js";
+import type { OrderQueue } from "./order-message.js";
+import type { RedisReservations } from "./reservations.js";
+import { newOrderId } from "./sale.js";
+
+export interface BuyCommand {
+  saleId: string;
+  userId: string;
+  quantity: number;
+  idempotencyKey: string | undefined;
+}
+
+export interface AcceptedBuy {
+  orderId: string;
+  remaining: number;
+  replayed: boolean;
+}
+
+const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
+  SALE_NOT_OPEN: "The sale has not started yet",
+  SALE_ENDED: "The sale has ended",
+  SOLD_OUT: "The sale is sold out",
+  INSUFFICIENT_STOCK: "Not enough units left for the quantity requested",
+  LIMIT_REACHED: "This buyer has reached the per-user limit for the sale",
+};
+
+/** Seconds a client should wait before retrying after the queue refused an order. */
+export const QUEUE_RETRY_AFTER_SECONDS = 1;
+
+export interface PurchaseDeps {
+  reservations: RedisReservations;
+  queue: OrderQueue;
+  now: () => number;
+  uuid: () => string;
+  logger: Logger;
+}
+
+/**
+ * The buy use case: one Lua call reserves (or refuses), one SQS send hands the
+ * order over. If the send fails the reservation is released before answering,
+ * so a refused client never leaves a unit locked away.
+ */
+export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
+  const nowMs = deps.now();
+  const outcome = await deps.reservations.reserve({
+    saleId: command.saleId,
+    userId: command.userId,
+    quantity: command.quantity,
+    nowMs,
+    orderId: newOrderId(command.saleId, deps.uuid()),
+    idempotencyKey: command.idempotencyKey,
+  });
+
+  if (outcome.kind === "not_found") throw new SaleNotFoundError(command.saleId);
+  if (outcome.kind === "refused") {
+    throw new PurchaseRefusedError(outcome.reason, REFUSAL_MESSAGES[outcome.reason]);
+  }
+  // A replay was enqueued by the original request; sending again would only add a duplicate.
+  if (outcome.replayed) {
+    return { orderId: outcome.orderId, remaining: outcome.remaining, replayed: true };
+  }
+
+  try {
+    await deps.queue.send({
+      orderId: outcome.orderId,
+      saleId: command.saleId,
+      userId: command.userId,
+      quantity: command.quantity,
+      reservedAt: new Date(nowMs).toISOString(),
+    });
+  } catch (sendError) {
+    await releaseAfterFailedSend(deps, command.saleId, outcome.orderId, sendError);
+    throw new ServiceUnavailableError(
+      "The order could not be queued; nothing was reserved, please retry",
+      QUEUE_RETRY_AFTER_SECONDS,
+    );
+  }
+  return { orderId: outcome.orderId, remaining: outcome.remaining, replayed: false };
+}
+
+async function releaseAfterFailedSend(
+  deps: PurchaseDeps,
+  saleId: string,
+  orderId: string,
+  sendError: unknown,
+): Promise<void> {
+  try {
+    const released = await deps.reservations.release(saleId, orderId);
+    deps.logger.warn("order enqueue failed; reservation released", {
+      orderId,
+      saleId,
+      released,
+      error: sendError instanceof Error ? sendError.message : String(sendError),
+    });
+  } catch (releaseError) {
+    // The unit stays reserved with no message: reconcile --repair releases it.
+    deps.logger.error("order enqueue failed and the release failed too", {
+      orderId,
+      saleId,
+      sendError: sendError instanceof Error ? sendError.message : String(sendError),
+      releaseError: releaseError instanceof Error ? releaseError.message : String(releaseError),
+    });
+  }
+}

@@ -1,0 +1,116 @@
+import type { Redis } from "ioredis";
+import type { ReleaseReply, ReserveReply, UpsertSaleReply } from "../platform/lua-scripts.js";
+import type { RefusalReason } from "./errors.js";
+import { type Sale, saleFromHash, saleKeys } from "./sale.js";
+
+/**
+ * The sale's state in Redis, reached only through the Lua scripts (writes)
+ * and single atomic reads. Each function is one Redis round trip.
+ */
+
+export type ReserveOutcome =
+  | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
+  | { kind: "refused"; reason: RefusalReason; remaining: number; version: number }
+  | { kind: "not_found" };
+
+/** Mirrors the codes documented in lua/reserve-4.lua. */
+const REFUSALS: Record<number, RefusalReason> = {
+  [-2]: "SALE_NOT_OPEN",
+  [-3]: "SALE_ENDED",
+  [-4]: "SOLD_OUT",
+  [-5]: "INSUFFICIENT_STOCK",
+  [-6]: "LIMIT_REACHED",
+};
+
+export function reserveOutcome([code, orderId, remaining, version]: ReserveReply): ReserveOutcome {
+  if (code === 1 || code === 2) {
+    return { kind: "accepted", orderId, remaining, version, replayed: code === 2 };
+  }
+  if (code === -1) return { kind: "not_found" };
+  const reason = REFUSALS[code];
+  if (reason === undefined) throw new Error(`reserve-4.lua returned unknown code ${code}`);
+  return { kind: "refused", reason, remaining, version };
+}
+
+export interface ReserveRequest {
+  saleId: string;
+  userId: string;
+  quantity: number;
+  nowMs: number;
+  orderId: string;
+  idempotencyKey: string | undefined;
+}
+
+export type ReleaseOutcome = "released" | "already_released" | "unknown_order" | "confirmed";
+
+const RELEASES: Record<number, ReleaseOutcome> = {
+  1: "released",
+  0: "already_released",
+  [-1]: "unknown_order",
+  [-2]: "confirmed",
+};
+
+export type UpsertSaleOutcome =
+  | { kind: "created" | "updated"; remaining: number; version: number }
+  | { kind: "stock_below_sold"; sold: number };
+
+export interface SaleDefinition {
+  id: string;
+  name: string;
+  stock: number;
+  perUserLimit: number;
+  startsAtMs: number;
+  endsAtMs: number;
+}
+
+export class RedisReservations {
+  constructor(private readonly redis: Redis) {}
+
+  async reserve(request: ReserveRequest): Promise<ReserveOutcome> {
+    const keys = saleKeys(request.saleId);
+    const reply = await this.redis.reserve(
+      keys.sale,
+      keys.buyers,
+      keys.orders,
+      keys.idempotency,
+      request.userId,
+      request.quantity,
+      request.nowMs,
+      request.orderId,
+      request.idempotencyKey ?? "",
+    );
+    return reserveOutcome(reply);
+  }
+
+  async release(saleId: string, orderId: string): Promise<ReleaseOutcome> {
+    const keys = saleKeys(saleId);
+    const [code]: ReleaseReply = await this.redis.release(
+      keys.sale,
+      keys.buyers,
+      keys.orders,
+      keys.idempotency,
+      orderId,
+    );
+    const outcome = RELEASES[code];
+    if (outcome === undefined) throw new Error(`release-4.lua returned unknown code ${code}`);
+    return outcome;
+  }
+
+  async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {
+    const [code, remaining, version]: UpsertSaleReply = await this.redis.upsertSale(
+      saleKeys(sale.id).sale,
+      sale.name,
+      sale.stock,
+      sale.perUserLimit,
+      sale.startsAtMs,
+      sale.endsAtMs,
+      nowMs,
+    );
+    if (code === -1) return { kind: "stock_below_sold", sold: remaining };
+    return { kind: code === 1 ? "created" : "updated", remaining, version };
+  }
+
+  async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
+    return saleFromHash(saleId, await this.redis.hgetall(saleKeys(saleId).sale), nowMs);
+  }
+}

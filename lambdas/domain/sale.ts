@@ -1,0 +1,104 @@
+import { z } from "zod";
+
+/**
+ * What a sale is, how its keys are laid out in Redis, and how its status is
+ * derived. Pure: no I/O here.
+ */
+
+/** Sale ids become Redis keys and path segments; `.` is reserved as the order-id separator. */
+export const SALE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const saleIdSchema = z
+  .string()
+  .regex(SALE_ID_PATTERN, "must be 1-64 characters of A-Z, a-z, 0-9, _ or -");
+
+/** Units one request may ask for; the sale's per-user limit caps it further. */
+export const MAX_QUANTITY_PER_REQUEST = 100;
+
+export type SaleStatus = "scheduled" | "open" | "sold_out" | "ended";
+
+export interface Sale {
+  id: string;
+  name: string;
+  stock: number;
+  remaining: number;
+  sold: number;
+  perUserLimit: number;
+  startsAt: string | null;
+  endsAt: string | null;
+  status: SaleStatus;
+  version: number;
+}
+
+export interface SaleKeys {
+  sale: string;
+  buyers: string;
+  orders: string;
+  idempotency: string;
+}
+
+/**
+ * All keys of a sale share the hash tag `{sale:<id>}`, so they sit in one
+ * Redis Cluster slot and one Lua call may touch them all.
+ */
+export function saleKeys(saleId: string): SaleKeys {
+  const tag = `{sale:${saleId}}`;
+  return {
+    sale: tag,
+    buyers: `${tag}:buyers`,
+    orders: `${tag}:orders`,
+    idempotency: `${tag}:idem`,
+  };
+}
+
+export function saleStatus(
+  sale: { remaining: number; startsAtMs: number; endsAtMs: number },
+  nowMs: number,
+): SaleStatus {
+  if (nowMs < sale.startsAtMs) return "scheduled";
+  if (sale.endsAtMs > 0 && nowMs >= sale.endsAtMs) return "ended";
+  if (sale.remaining <= 0) return "sold_out";
+  return "open";
+}
+
+const toIso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
+
+/** Builds a Sale from the fields of its Redis hash (HGETALL); null when the hash is empty. */
+export function saleFromHash(
+  saleId: string,
+  hash: Record<string, string>,
+  nowMs: number,
+): Sale | null {
+  if (hash.stock === undefined) return null;
+  const stock = Number(hash.stock);
+  const remaining = Number(hash.remaining ?? 0);
+  const startsAtMs = Number(hash.startsAt ?? 0);
+  const endsAtMs = Number(hash.endsAt ?? 0);
+  return {
+    id: saleId,
+    name: hash.name ?? "",
+    stock,
+    remaining,
+    sold: stock - remaining,
+    perUserLimit: Number(hash.perUserLimit ?? 0),
+    startsAt: toIso(startsAtMs),
+    endsAt: toIso(endsAtMs),
+    status: saleStatus({ remaining, startsAtMs, endsAtMs }, nowMs),
+    version: Number(hash.version ?? 0),
+  };
+}
+
+/**
+ * Order ids carry their sale (`<saleId>.<uuid>`), so an order can be found in
+ * the sale's Redis slot from its id alone.
+ */
+export function newOrderId(saleId: string, uuid: string): string {
+  return `${saleId}.${uuid}`;
+}
+
+export function saleIdOfOrder(orderId: string): string | null {
+  const dot = orderId.indexOf(".");
+  if (dot <= 0) return null;
+  const saleId = orderId.slice(0, dot);
+  return SALE_ID_PATTERN.test(saleId) ? saleId : null;
+}

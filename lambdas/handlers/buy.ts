@@ -1,0 +1,42 @@
+import { randomUUID } from "node:crypto";
+import { InvalidRequestError } from "../domain/errors.js";
+import { buy } from "../domain/purchase.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { saleIdSchema } from "../domain/sale.js";
+import { httpHandler } from "../http/http-handler.js";
+import { callerId, header, pathParameter, validBody } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { buyRequestSchema, idempotencyKeySchema } from "../http/schemas.js";
+import { readBuyConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+import { createRedisClient } from "../platform/redis-client.js";
+import { createSqsClient, SqsOrderQueue } from "../platform/sqs-client.js";
+
+// Cold start: config, clients and scripts once per container.
+const config = readBuyConfig();
+const deps = {
+  reservations: new RedisReservations(createRedisClient(config.redis)),
+  queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
+  now: Date.now,
+  uuid: randomUUID,
+  logger,
+};
+
+/** POST /sales/{saleId}/buy: reserve in Redis, hand the order to SQS, answer 202. */
+export const handler = httpHandler(async (event) => {
+  const userId = callerId(event);
+  const saleId = pathParameter(event, "saleId", saleIdSchema);
+  const { quantity } = validBody(event, buyRequestSchema);
+  const idempotencyKey = idempotencyKeyOf(header(event, "idempotency-key"));
+
+  const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
+  logger.info("buy accepted", { saleId, orderId: order.orderId, quantity, replayed: order.replayed });
+  return json(202, { orderId: order.orderId, status: "pending" });
+});
+
+function idempotencyKeyOf(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = idempotencyKeySchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues[0]?.message ?? "bad key");
+  return parsed.data;
+}

@@ -1,0 +1,19 @@
+import { SaleNotFoundError } from "../domain/errors.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { saleIdSchema } from "../domain/sale.js";
+import { httpHandler } from "../http/http-handler.js";
+import { pathParameter } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { readRedisConfig } from "../platform/config.js";
+import { createRedisClient } from "../platform/redis-client.js";
+
+const reservations = new RedisReservations(createRedisClient(readRedisConfig()));
+
+/** GET /sales/{saleId}: the sale's live state, read in one HGETALL. */
+export const handler = httpHandler(async (event) => {
+  const saleId = pathParameter(event, "saleId", saleIdSchema);
+  const sale = await reservations.getSale(saleId, Date.now());
+  if (sale === null) throw new SaleNotFoundError(saleId);
+  const { version: _version, ...visible } = sale;
+  return json(200, visible);
+}, { public: true });

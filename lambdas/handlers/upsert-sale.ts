@@ -1,0 +1,30 @@
+import { StockBelowSoldError } from "../domain/errors.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { httpHandler } from "../http/http-handler.js";
+import { requireScope, validBody } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { saleDefinitionSchema } from "../http/schemas.js";
+import { readRedisConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+import { createRedisClient } from "../platform/redis-client.js";
+
+const reservations = new RedisReservations(createRedisClient(readRedisConfig()));
+
+/**
+ * POST /sales (admin scope): create a sale, or restock/reschedule it. `stock`
+ * is the sale's total; units already sold stay sold.
+ */
+export const handler = httpHandler(async (event) => {
+  const adminId = requireScope(event, "admin");
+  const definition = validBody(event, saleDefinitionSchema);
+  const nowMs = Date.now();
+  const outcome = await reservations.upsertSale(definition, nowMs);
+  if (outcome.kind === "stock_below_sold") {
+    throw new StockBelowSoldError(definition.id, outcome.sold);
+  }
+  logger.info(`sale ${outcome.kind}`, { saleId: definition.id, adminId, stock: definition.stock });
+  const sale = await reservations.getSale(definition.id, nowMs);
+  if (sale === null) throw new Error(`sale ${definition.id} vanished right after its upsert`);
+  const { version: _version, ...visible } = sale;
+  return json(outcome.kind === "created" ? 201 : 200, visible);
+});

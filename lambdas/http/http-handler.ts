@@ -1,0 +1,23 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import type { APIGatewayProxyResultV2, Context } from "aws-lambda";
+import { logger } from "../platform/logger.js";
+import { authenticated } from "./authenticated.js";
+import { httpErrors, jsonBody } from "./middleware.js";
+import type { HttpEvent } from "./request.js";
+import { MAX_BODY_BYTES } from "./schemas.js";
+
+export type HttpRoute = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+/**
+ * The middleware chain every HTTP handler shares: log context, error
+ * rendering, identity (unless the route is public), then the size-limited
+ * JSON body.
+ */
+export function httpHandler(route: HttpRoute, options: { public?: boolean } = {}) {
+  const chain = middy<HttpEvent, APIGatewayProxyResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(httpErrors());
+  if (!options.public) chain.use(authenticated());
+  return chain.use(jsonBody(MAX_BODY_BYTES)).handler(route);
+}

@@ -1,0 +1,72 @@
+import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
+import type { z } from "zod";
+import { ForbiddenError, InvalidRequestError, UnauthorizedError } from "../domain/errors.js";
+import type { ParsedBody } from "./middleware.js";
+
+/**
+ * Reading a request: identity from the authorizer's claims (never from the
+ * body), path parameters, headers and the validated JSON body.
+ */
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer & ParsedBody;
+
+type Claims = Record<string, string | number | boolean | string[]>;
+
+function claimsOf(event: HttpEvent): Claims | undefined {
+  return event.requestContext?.authorizer?.jwt?.claims as Claims | undefined;
+}
+
+/** The buyer's id: the verified token's `sub`, put there by the API Gateway JWT authorizer. */
+export function callerId(event: HttpEvent): string {
+  const sub = claimsOf(event)?.sub;
+  if (typeof sub !== "string" || sub.trim() === "") throw new UnauthorizedError();
+  return sub;
+}
+
+/**
+ * OAuth 2.0 scopes of the caller. API Gateway passes `scope` as a
+ * space-separated string; array claims (`scp`) arrive rendered as "[a b]".
+ */
+export function callerScopes(event: HttpEvent): Set<string> {
+  const claims = claimsOf(event);
+  const raw = claims?.scope ?? claims?.scp;
+  if (raw === undefined) return new Set();
+  const text = Array.isArray(raw) ? raw.join(" ") : String(raw);
+  return new Set(text.replace(/^\[|\]$/g, "").split(/[\s,]+/).filter(Boolean));
+}
+
+export function requireScope(event: HttpEvent, scope: string): string {
+  const caller = callerId(event);
+  if (!callerScopes(event).has(scope)) throw new ForbiddenError(scope);
+  return caller;
+}
+
+export function pathParameter(event: HttpEvent, name: string, schema: z.ZodType<string>): string {
+  const parsed = schema.safeParse(event.pathParameters?.[name]);
+  if (!parsed.success) {
+    throw new InvalidRequestError(`Path parameter ${name} ${firstIssue(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+/** Header lookup; API Gateway v2 lower-cases header names. */
+export function header(event: HttpEvent, name: string): string | undefined {
+  return event.headers?.[name.toLowerCase()];
+}
+
+export function validBody<T>(event: HttpEvent, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(event.jsonBody);
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+function firstIssue(error: z.ZodError): string {
+  return error.issues[0]?.message ?? "is invalid";
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .join("; ");
+}

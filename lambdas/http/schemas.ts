@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { MAX_QUANTITY_PER_REQUEST, saleIdSchema } from "../domain/sale.js";
+
+/** Request bodies and headers of the HTTP API, compiled once at import. */
+
+/** Bodies above this are refused with 413 before parsing. */
+export const MAX_BODY_BYTES = 4 * 1024;
+
+/** An absent body means one unit. Unknown fields (e.g. a forged userId) are ignored. */
+export const buyRequestSchema = z
+  .object({
+    quantity: z
+      .number({ error: "quantity must be a number" })
+      .int("quantity must be a whole number")
+      .min(1, "quantity must be at least 1")
+      .max(MAX_QUANTITY_PER_REQUEST, `quantity must be at most ${MAX_QUANTITY_PER_REQUEST}`)
+      .default(1),
+  }, { error: "body must be a JSON object" })
+  .optional()
+  .transform((body) => body ?? { quantity: 1 });
+
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7E]{1,128}$/, "Idempotency-Key must be 1-128 printable ASCII characters");
+
+const instant = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-11-25T10:00:00Z" })
+  .transform((iso) => Date.parse(iso));
+
+export const saleDefinitionSchema = z
+  .object({
+    id: saleIdSchema,
+    name: z.string().trim().min(1).max(200),
+    stock: z.number().int().min(0).max(100_000_000),
+    perUserLimit: z.number().int().min(1).max(MAX_QUANTITY_PER_REQUEST),
+    startsAt: instant.nullish(),
+    endsAt: instant.nullish(),
+  })
+  .refine((sale) => !sale.startsAt || !sale.endsAt || sale.endsAt > sale.startsAt, {
+    message: "endsAt must be after startsAt",
+    path: ["endsAt"],
+  })
+  .transform((sale) => ({
+    id: sale.id,
+    name: sale.name,
+    stock: sale.stock,
+    perUserLimit: sale.perUserLimit,
+    startsAtMs: sale.startsAt ?? 0,
+    endsAtMs: sale.endsAt ?? 0,
+  }));

@@ -1,0 +1,116 @@
+import { z } from "zod";
+
+/**
+ * Every environment read of the Lambdas lives here. Each handler asks for the
+ * slice it needs once, at cold start; a missing or malformed setting throws
+ * before the first request, with a message that names the variable.
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === "") {
+    throw new ConfigError(`Environment variable ${name} is required`);
+  }
+  return value.trim();
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `Environment variable ${name} must be an integer in [${min}, ${max}], got "${raw}"`,
+    );
+  }
+  return parsed.data;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(`Environment variable ${name} must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): URL {
+  const raw = required(env, name);
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`Environment variable ${name} is not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(
+      `Environment variable ${name} must use ${protocols.join(" or ")}, got "${parsed.protocol}"`,
+    );
+  }
+  return parsed;
+}
+
+export interface RedisConfig {
+  url: string;
+  /** TLS is on for rediss:// URLs (ElastiCache in-transit encryption) or when REDIS_TLS=true. */
+  tls: boolean;
+  /** AUTH token; ElastiCache's comes from Secrets Manager through the stack. */
+  password: string | undefined;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+export interface SqsConfig {
+  region: string;
+  /** Only set off AWS (the local SQS-protocol server); in AWS the SDK resolves the endpoint. */
+  endpoint: string | undefined;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+}
+
+export interface BuyConfig {
+  redis: RedisConfig;
+  sqs: SqsConfig;
+  ordersQueueUrl: string;
+}
+
+export function readRedisConfig(env: Env = process.env): RedisConfig {
+  const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  return {
+    url: redisUrl.toString(),
+    tls: boolean(env, "REDIS_TLS", redisUrl.protocol === "rediss:"),
+    password: optional(env, "REDIS_PASSWORD"),
+    connectTimeoutMs: integer(env, "REDIS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
+    commandTimeoutMs: integer(env, "REDIS_COMMAND_TIMEOUT_MS", 1_000, 10, 30_000),
+  };
+}
+
+export function readSqsConfig(env: Env = process.env): SqsConfig {
+  return {
+    region: optional(env, "AWS_REGION") ?? optional(env, "AWS_DEFAULT_REGION") ?? "us-east-1",
+    endpoint: optional(env, "SQS_ENDPOINT"),
+    connectTimeoutMs: integer(env, "SQS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
+    requestTimeoutMs: integer(env, "SQS_REQUEST_TIMEOUT_MS", 2_000, 50, 30_000),
+    maxAttempts: integer(env, "SQS_MAX_ATTEMPTS", 2, 1, 10),
+  };
+}
+
+export function readBuyConfig(env: Env = process.env): BuyConfig {
+  return {
+    redis: readRedisConfig(env),
+    sqs: readSqsConfig(env),
+    ordersQueueUrl: url(env, "ORDERS_QUEUE_URL", ["http:", "https:"]).toString(),
+  };
+}

@@ -1,0 +1,43 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { OrderMessage, OrderQueue } from "../domain/order-message.js";
+import type { SqsConfig } from "./config.js";
+
+/**
+ * An SQS client with keep-alive sockets and hard deadlines. The SDK's default
+ * handler has no request timeout, so a black-holed endpoint would hang every
+ * buy until the Lambda timed out; here a send fails within
+ * maxAttempts × requestTimeout and the reservation is released.
+ */
+export function createSqsClient(config: SqsConfig): SQSClient {
+  const agentOptions = { keepAlive: true, maxSockets: 256 };
+  return new SQSClient({
+    region: config.region,
+    endpoint: config.endpoint,
+    // Off AWS the queue URL's host (e.g. sqs.us-east-1.localhost) may not resolve;
+    // send to the configured endpoint and let the server route by QueueUrl.
+    useQueueUrlAsEndpoint: config.endpoint === undefined,
+    maxAttempts: config.maxAttempts,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: config.connectTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    }),
+  });
+}
+
+export class SqsOrderQueue implements OrderQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async send(message: OrderMessage): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }),
+    );
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The HTTP API's routes, shared by the CDK stack (API Gateway routes and
+ * their functions) and the local host (which serves the same handlers).
+ */
+export interface HttpRouteDefinition {
+  /** API Gateway route key: METHOD and path template. */
+  routeKey: string;
+  /** Handler module under lambdas/handlers/ (file name without extension). */
+  handler: string;
+  /** "jwt": API Gateway's JWT authorizer guards the route; "none": public. */
+  authorization: "jwt" | "none";
+  /** OAuth scopes the JWT authorizer requires, beyond a valid token. */
+  scopes: readonly string[];
+}
+
+export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
+  { routeKey: "POST /sales", handler: "upsert-sale", authorization: "jwt", scopes: ["admin"] },
+  { routeKey: "GET /sales/{saleId}", handler: "get-sale", authorization: "none", scopes: [] },
+  { routeKey: "POST /sales/{saleId}/buy", handler: "buy", authorization: "jwt", scopes: [] },
+];

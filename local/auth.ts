@@ -1,0 +1,67 @@
+import { jwtVerify, SignJWT } from "jose";
+
+/**
+ * Bearer tokens for the local host, verified the way API Gateway's JWT
+ * authorizer verifies them in AWS, and turned into the same claims object.
+ * Locally tokens are HS256 with a shared secret (LOCAL_JWT_SECRET); `iss` and
+ * `aud` are checked only when LOCAL_JWT_ISSUER / LOCAL_JWT_AUDIENCE are set.
+ */
+
+/** For development only; every real deployment verifies tokens of its identity provider. */
+export const DEFAULT_LOCAL_JWT_SECRET = "flash-sale-local-development-secret";
+
+export interface LocalJwtSettings {
+  secret: string;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+export function localJwtSettings(env: Record<string, string | undefined> = process.env): LocalJwtSettings {
+  return {
+    secret: env.LOCAL_JWT_SECRET || DEFAULT_LOCAL_JWT_SECRET,
+    issuer: env.LOCAL_JWT_ISSUER || undefined,
+    audience: env.LOCAL_JWT_AUDIENCE || undefined,
+  };
+}
+
+const keyOf = (secret: string) => new TextEncoder().encode(secret);
+
+export type Claims = Record<string, string | number | boolean | string[]>;
+
+/** Verified claims, stringified as API Gateway passes them to the Lambda; null when the token is not acceptable. */
+export async function verifyBearer(
+  authorization: string | undefined,
+  settings: LocalJwtSettings,
+): Promise<Claims | null> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+  if (!match?.[1]) return null;
+  try {
+    const { payload } = await jwtVerify(match[1], keyOf(settings.secret), {
+      algorithms: ["HS256"],
+      issuer: settings.issuer,
+      audience: settings.audience,
+      requiredClaims: ["sub", "exp"],
+    });
+    const claims: Claims = {};
+    for (const [name, value] of Object.entries(payload)) {
+      claims[name] = Array.isArray(value) ? `[${value.join(" ")}]` : typeof value === "object" ? JSON.stringify(value) : String(value);
+    }
+    return claims;
+  } catch {
+    return null;
+  }
+}
+
+export async function signLocalToken(
+  options: { sub: string; scopes?: string[]; expiresInSeconds?: number },
+  settings: LocalJwtSettings = localJwtSettings(),
+): Promise<string> {
+  const jwt = new SignJWT(options.scopes?.length ? { scope: options.scopes.join(" ") } : {})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(options.sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 3600));
+  if (settings.issuer) jwt.setIssuer(settings.issuer);
+  if (settings.audience) jwt.setAudience(settings.audience);
+  return jwt.sign(keyOf(settings.secret));
+}

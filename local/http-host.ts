@@ -1,0 +1,173 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyResultV2, Context } from "aws-lambda";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { apiGatewayEvent } from "./apigw-event.js";
+import { type LocalJwtSettings, verifyBearer } from "./auth.js";
+import { lambdaContext } from "./lambda-context.js";
+
+/**
+ * Plays API Gateway (HTTP API) in front of the handlers: matches the route,
+ * runs the JWT authorizer's checks, builds the v2 event, invokes the handler
+ * and writes its result back as the HTTP response.
+ */
+
+export type HttpLambda = (
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+  context: Context,
+) => Promise<APIGatewayProxyResultV2>;
+
+/** API Gateway's own payload limit is 10 MB; past this the host answers 413 itself. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+interface CompiledRoute extends HttpRouteDefinition {
+  method: string;
+  pattern: RegExp;
+  parameterNames: string[];
+}
+
+function compile(route: HttpRouteDefinition): CompiledRoute {
+  const [method, template] = route.routeKey.split(" ") as [string, string];
+  const parameterNames: string[] = [];
+  const source = template
+    .split("/")
+    .map((segment) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment);
+      if (!parameter?.[1]) return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      parameterNames.push(parameter[1]);
+      return "([^/]+)";
+    })
+    .join("/");
+  return { ...route, method, pattern: new RegExp(`^${source}/?$`), parameterNames };
+}
+
+/** Loads each route's handler module, as Lambda would load the function's bundle. */
+export async function loadRouteHandlers(
+  routes: readonly HttpRouteDefinition[] = HTTP_ROUTES,
+): Promise<Map<string, HttpLambda>> {
+  const handlers = new Map<string, HttpLambda>();
+  for (const route of routes) {
+    const module = (await import(`../lambdas/handlers/${route.handler}.js`)) as { handler: HttpLambda };
+    handlers.set(route.handler, module.handler);
+  }
+  return handlers;
+}
+
+function sendJson(response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+  response.end(JSON.stringify({ error: { code, message } }));
+}
+
+export interface HttpHostOptions {
+  handlers: Map<string, HttpLambda>;
+  jwt: LocalJwtSettings;
+  routes?: readonly HttpRouteDefinition[];
+}
+
+export function createHttpHost(options: HttpHostOptions): Server {
+  const routes = (options.routes ?? HTTP_ROUTES).map(compile);
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://local");
+    const method = request.method ?? "GET";
+    let matched: { route: CompiledRoute; params: Record<string, string> } | undefined;
+    let pathMatched = false;
+    for (const route of routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      const params = Object.fromEntries(route.parameterNames.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]));
+      matched = { route, params };
+      break;
+    }
+    if (!matched) {
+      request.resume();
+      if (pathMatched) return sendJson(response, 405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`);
+      return sendJson(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`);
+    }
+
+    const body = await readBody(request);
+    if (body === null) return sendJson(response, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+
+    const { route, params } = matched;
+    let claims: Awaited<ReturnType<typeof verifyBearer>> = null;
+    if (route.authorization === "jwt") {
+      claims = await verifyBearer(request.headers.authorization, options.jwt);
+      if (!claims) {
+        return sendJson(response, 401, "UNAUTHORIZED", "A valid bearer token is required", { "www-authenticate": "Bearer" });
+      }
+      const granted = new Set(String(claims.scope ?? "").split(" "));
+      const missing = route.scopes.filter((scope) => !granted.has(scope));
+      if (missing.length > 0) {
+        return sendJson(response, 403, "FORBIDDEN", `This operation requires the ${missing.join(" ")} scope`);
+      }
+    }
+
+    const handler = options.handlers.get(route.handler);
+    if (!handler) return sendJson(response, 500, "INTERNAL_ERROR", "Route has no handler");
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+    }
+    const event = apiGatewayEvent({
+      routeKey: route.routeKey,
+      method,
+      path: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      body: body.length > 0 ? body.toString("utf8") : undefined,
+      pathParameters: route.parameterNames.length > 0 ? params : undefined,
+      claims: claims ?? undefined,
+      sourceIp: request.socket.remoteAddress,
+    });
+    const result = await handler(event, lambdaContext(route.handler));
+    writeResult(response, result);
+  }
+
+  return createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      // A handler that throws is a 500 in API Gateway too; keep the host alive.
+      process.stderr.write(`${JSON.stringify({ level: "ERROR", message: "local host error", error: String(error) })}\n`);
+      if (!response.headersSent) sendJson(response, 500, "INTERNAL_ERROR", "Internal Server Error");
+      else response.end();
+    });
+  });
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    request.on("end", () => resolve(tooLarge ? null : Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+}
+
+/** API Gateway's rules for payload 2.0: a structured result, or any other value as a 200 JSON body. */
+function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2): void {
+  if (typeof result !== "object" || result === null || !("statusCode" in result)) {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify(result));
+    return;
+  }
+  const headers: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+  if (result.cookies?.length) headers["set-cookie"] = result.cookies;
+  response.writeHead(result.statusCode ?? 200, headers);
+  const body = result.body ?? "";
+  response.end(result.isBase64Encoded ? Buffer.from(body, "base64") : body);
+}
+
+export async function listen(server: Server, port: number, host = "127.0.0.1"): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}

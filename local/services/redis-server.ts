@@ -1,0 +1,72 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { freePort, spawnLogged, stopProcess, waitUntil } from "./processes.js";
+import { requireBinary } from "./system-packages.js";
+
+export interface RedisOptions {
+  dir: string;
+  port?: number;
+  /** Append-only file with fsync every second: what the local stack runs with. Tests run without. */
+  persistent?: boolean;
+}
+
+export interface RedisService {
+  readonly name: "redis";
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number | undefined;
+  start(): Promise<void>;
+  /** Graceful (SIGTERM: Redis writes its AOF and exits) or abrupt (SIGKILL). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function createRedisService(options: RedisOptions): Promise<RedisService> {
+  const binary = requireBinary("redis-server");
+  const port = options.port ?? (await freePort());
+  mkdirSync(options.dir, { recursive: true });
+  const persistence = options.persistent
+    ? ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    : ["--appendonly", "no", "--save", ""];
+  const args = [
+    "--port", String(port),
+    "--bind", "127.0.0.1",
+    "--dir", options.dir,
+    "--daemonize", "no",
+    "--protected-mode", "yes",
+    "--loglevel", "warning",
+    ...persistence,
+  ];
+  let child: ChildProcess | undefined;
+
+  const service: RedisService = {
+    name: "redis",
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
+    async start() {
+      child = spawnLogged(binary, args, join(options.dir, "redis.log"));
+      const proc = child;
+      await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), 10_000, proc);
+    },
+    async stop(signal = "SIGTERM") {
+      if (child) await stopProcess(child, signal);
+      child = undefined;
+    },
+  };
+  return service;
+}
+
+async function pingRedis(port: number): Promise<boolean> {
+  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } finally {
+    client.disconnect();
+  }
+}

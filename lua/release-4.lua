@@ -1,0 +1,53 @@
+--[[
+  Give a reserved order's units back: stock, the buyer's count and the
+  idempotency entry, so a retry of the same buy can reserve afresh.
+  At most once per order: a second call finds the order released and does nothing.
+  A confirmed order (its row is in Postgres) is never released.
+
+  KEYS[1] sale hash          {sale:<id>}
+  KEYS[2] units per buyer    {sale:<id>}:buyers
+  KEYS[3] orders             {sale:<id>}:orders
+  KEYS[4] idempotency index  {sale:<id>}:idem
+
+  ARGV[1] order id
+
+  Returns { code, remaining }:
+     1  released now
+     0  already released (nothing done)
+    -1  unknown order
+    -2  order already confirmed; it cannot be released
+]]
+local rcall = redis.call
+
+local raw = rcall('HGET', KEYS[3], ARGV[1])
+if not raw then
+  return { -1, 0 }
+end
+local order = cjson.decode(raw)
+local remaining = tonumber(rcall('HGET', KEYS[1], 'remaining')) or 0
+if order.state == 'released' then
+  return { 0, remaining }
+end
+if order.state == 'confirmed' then
+  return { -2, remaining }
+end
+
+order.state = 'released'
+rcall('HSET', KEYS[3], ARGV[1], cjson.encode(order))
+
+-- The sale may have been deleted meanwhile; never recreate it as a stub.
+if rcall('EXISTS', KEYS[1]) == 1 then
+  remaining = rcall('HINCRBY', KEYS[1], 'remaining', order.quantity)
+  -- Stock came back: readers caching "sold out" must see a new version.
+  rcall('HINCRBY', KEYS[1], 'version', 1)
+end
+if rcall('HINCRBY', KEYS[2], order.userId, -order.quantity) <= 0 then
+  rcall('HDEL', KEYS[2], order.userId)
+end
+if order.idempotencyKey ~= '' then
+  local idemField = order.userId .. '\n' .. order.idempotencyKey
+  if rcall('HGET', KEYS[4], idemField) == ARGV[1] then
+    rcall('HDEL', KEYS[4], idemField)
+  end
+end
+return { 1, remaining }

@@ -1,0 +1,44 @@
+--[[
+  Create a sale, or change an existing one (restock, new limit, new window).
+  `stock` is the total number of units the sale offers, not a delta, so a
+  retried admin call lands on the same state. Units already sold stay sold:
+  remaining = stock - sold, and a stock below what is sold is refused.
+
+  KEYS[1] sale hash  {sale:<id>}
+
+  ARGV[1] name
+  ARGV[2] stock (total units, integer >= 0)
+  ARGV[3] per-user limit (integer >= 1)
+  ARGV[4] startsAt, ms since the epoch (0 = open from now)
+  ARGV[5] endsAt, ms since the epoch (0 = no end)
+  ARGV[6] now, ms since the epoch
+
+  Returns { code, remaining, version }:
+     1  created
+     0  updated
+    -1  refused: stock would fall below units already sold (remaining holds the sold count)
+]]
+local rcall = redis.call
+
+local stock = tonumber(ARGV[2])
+local current = rcall('HMGET', KEYS[1], 'stock', 'remaining', 'version')
+local oldStock = tonumber(current[1])
+
+if oldStock == nil then
+  rcall('HSET', KEYS[1],
+    'name', ARGV[1], 'stock', stock, 'remaining', stock, 'perUserLimit', ARGV[3],
+    'startsAt', ARGV[4], 'endsAt', ARGV[5], 'version', 1, 'createdAt', ARGV[6], 'updatedAt', ARGV[6])
+  return { 1, stock, 1 }
+end
+
+local sold = oldStock - (tonumber(current[2]) or 0)
+if stock < sold then
+  return { -1, sold, tonumber(current[3]) or 0 }
+end
+local remaining = stock - sold
+rcall('HSET', KEYS[1],
+  'name', ARGV[1], 'stock', stock, 'remaining', remaining, 'perUserLimit', ARGV[3],
+  'startsAt', ARGV[4], 'endsAt', ARGV[5], 'updatedAt', ARGV[6])
+-- Any change may turn a sold-out or closed sale back on: bump the version.
+local version = rcall('HINCRBY', KEYS[1], 'version', 1)
+return { 0, remaining, version }

@@ -1,0 +1,19 @@
+import { rmSync } from "node:fs";
+import type { TestProject } from "vitest/node";
+import { startLocalServices } from "../../local/services/index.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    serviceEnv: Record<string, string>;
+  }
+}
+
+/** Starts real Redis, Postgres and SQS on free ports for the integration tests, and stops them after. */
+export default async function setup(project: TestProject) {
+  const services = await startLocalServices({ queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 } });
+  project.provide("serviceEnv", services.env());
+  return async () => {
+    await services.stop();
+    rmSync(services.dir, { recursive: true, force: true });
+  };
+}
