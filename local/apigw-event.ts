@@ -53,7 +53,11 @@ export function apiGatewayEvent(input: EventInput): APIGatewayProxyEventV2WithJW
       time: new Date(now).toUTCString(),
       timeEpoch: now,
       authorizer: input.claims
-        ? { principalId: "", integrationLatency: 0, jwt: { claims: input.claims, scopes: input.scopes ?? [] } }
+        ? {
+            principalId: "",
+            integrationLatency: 0,
+            jwt: { claims: input.claims, scopes: input.scopes ?? [] },
+          }
         : undefined,
     },
   };

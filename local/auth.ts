@@ -16,7 +16,9 @@ export interface LocalJwtSettings {
   audience: string | undefined;
 }
 
-export function localJwtSettings(env: Record<string, string | undefined> = process.env): LocalJwtSettings {
+export function localJwtSettings(
+  env: Record<string, string | undefined> = process.env,
+): LocalJwtSettings {
   return {
     secret: env.LOCAL_JWT_SECRET || DEFAULT_LOCAL_JWT_SECRET,
     issuer: env.LOCAL_JWT_ISSUER || undefined,
@@ -44,7 +46,11 @@ export async function verifyBearer(
     });
     const claims: Claims = {};
     for (const [name, value] of Object.entries(payload)) {
-      claims[name] = Array.isArray(value) ? `[${value.join(" ")}]` : typeof value === "object" ? JSON.stringify(value) : String(value);
+      claims[name] = Array.isArray(value)
+        ? `[${value.join(" ")}]`
+        : typeof value === "object"
+          ? JSON.stringify(value)
+          : String(value);
     }
     return claims;
   } catch {

@@ -1,9 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyResultV2, Context } from "aws-lambda";
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyResultV2,
+  Context,
+} from "aws-lambda";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
 import { apiGatewayEvent } from "./apigw-event.js";
 import { type LocalJwtSettings, verifyBearer } from "./auth.js";
+import { HANDLER_MODULES } from "./handler-modules.js";
 import { lambdaContext } from "./lambda-context.js";
 
 /**
@@ -47,13 +52,20 @@ export async function loadRouteHandlers(
 ): Promise<Map<string, HttpLambda>> {
   const handlers = new Map<string, HttpLambda>();
   for (const route of routes) {
-    const module = (await import(`../lambdas/handlers/${route.handler}.js`)) as { handler: HttpLambda };
-    handlers.set(route.handler, module.handler);
+    const load = HANDLER_MODULES[route.handler];
+    if (!load) throw new Error(`No handler module registered for ${route.handler}`);
+    handlers.set(route.handler, (await load()).handler as HttpLambda);
   }
   return handlers;
 }
 
-function sendJson(response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
   response.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
   response.end(JSON.stringify({ error: { code, message } }));
 }
@@ -77,30 +89,51 @@ export function createHttpHost(options: HttpHostOptions): Server {
       if (!match) continue;
       pathMatched = true;
       if (route.method !== method) continue;
-      const params = Object.fromEntries(route.parameterNames.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]));
+      const params = Object.fromEntries(
+        route.parameterNames.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),
+      );
       matched = { route, params };
       break;
     }
     if (!matched) {
       request.resume();
-      if (pathMatched) return sendJson(response, 405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${url.pathname}`);
+      if (pathMatched)
+        return sendJson(
+          response,
+          405,
+          "METHOD_NOT_ALLOWED",
+          `${method} is not allowed on ${url.pathname}`,
+        );
       return sendJson(response, 404, "NOT_FOUND", `No route for ${method} ${url.pathname}`);
     }
 
     const body = await readBody(request);
-    if (body === null) return sendJson(response, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    if (body === null)
+      return sendJson(
+        response,
+        413,
+        "PAYLOAD_TOO_LARGE",
+        `Request body exceeds ${MAX_REQUEST_BYTES} bytes`,
+      );
 
     const { route, params } = matched;
     let claims: Awaited<ReturnType<typeof verifyBearer>> = null;
     if (route.authorization === "jwt") {
       claims = await verifyBearer(request.headers.authorization, options.jwt);
       if (!claims) {
-        return sendJson(response, 401, "UNAUTHORIZED", "A valid bearer token is required", { "www-authenticate": "Bearer" });
+        return sendJson(response, 401, "UNAUTHORIZED", "A valid bearer token is required", {
+          "www-authenticate": "Bearer",
+        });
       }
       const granted = new Set(String(claims.scope ?? "").split(" "));
       const missing = route.scopes.filter((scope) => !granted.has(scope));
       if (missing.length > 0) {
-        return sendJson(response, 403, "FORBIDDEN", `This operation requires the ${missing.join(" ")} scope`);
+        return sendJson(
+          response,
+          403,
+          "FORBIDDEN",
+          `This operation requires the ${missing.join(" ")} scope`,
+        );
       }
     }
 
@@ -128,7 +161,9 @@ export function createHttpHost(options: HttpHostOptions): Server {
   return createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       // A handler that throws is a 500 in API Gateway too; keep the host alive.
-      process.stderr.write(`${JSON.stringify({ level: "ERROR", message: "local host error", error: String(error) })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ level: "ERROR", message: "local host error", error: String(error) })}\n`,
+      );
       if (!response.headersSent) sendJson(response, 500, "INTERNAL_ERROR", "Internal Server Error");
       else response.end();
     });
@@ -157,7 +192,9 @@ function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2):
     response.end(JSON.stringify(result));
     return;
   }
-  const headers: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+  const headers: Record<string, string | string[]> = {
+    ...(result.headers as Record<string, string>),
+  };
   if (result.cookies?.length) headers["set-cookie"] = result.cookies;
   response.writeHead(result.statusCode ?? 200, headers);
   const body = result.body ?? "";

@@ -30,7 +30,12 @@ export const handler = httpHandler(async (event) => {
   const idempotencyKey = idempotencyKeyOf(header(event, "idempotency-key"));
 
   const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
-  logger.info("buy accepted", { saleId, orderId: order.orderId, quantity, replayed: order.replayed });
+  logger.info("buy accepted", {
+    saleId,
+    orderId: order.orderId,
+    quantity,
+    replayed: order.replayed,
+  });
   return json(202, { orderId: order.orderId, status: "pending" });
 });
 

@@ -10,10 +10,13 @@ import { createRedisClient } from "../platform/redis-client.js";
 const reservations = new RedisReservations(createRedisClient(readRedisConfig()));
 
 /** GET /sales/{saleId}: the sale's live state, read in one HGETALL. */
-export const handler = httpHandler(async (event) => {
-  const saleId = pathParameter(event, "saleId", saleIdSchema);
-  const sale = await reservations.getSale(saleId, Date.now());
-  if (sale === null) throw new SaleNotFoundError(saleId);
-  const { version: _version, ...visible } = sale;
-  return json(200, visible);
-}, { public: true });
+export const handler = httpHandler(
+  async (event) => {
+    const saleId = pathParameter(event, "saleId", saleIdSchema);
+    const sale = await reservations.getSale(saleId, Date.now());
+    if (sale === null) throw new SaleNotFoundError(saleId);
+    const { version: _version, ...visible } = sale;
+    return json(200, visible);
+  },
+  { public: true },
+);

@@ -32,7 +32,12 @@ export function callerScopes(event: HttpEvent): Set<string> {
   const raw = claims?.scope ?? claims?.scp;
   if (raw === undefined) return new Set();
   const text = Array.isArray(raw) ? raw.join(" ") : String(raw);
-  return new Set(text.replace(/^\[|\]$/g, "").split(/[\s,]+/).filter(Boolean));
+  return new Set(
+    text
+      .replace(/^\[|\]$/g, "")
+      .split(/[\s,]+/)
+      .filter(Boolean),
+  );
 }
 
 export function requireScope(event: HttpEvent, scope: string): string {
@@ -67,6 +72,8 @@ function firstIssue(error: z.ZodError): string {
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .map((issue) =>
+      issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
+    )
     .join("; ");
 }

@@ -8,14 +8,17 @@ export const MAX_BODY_BYTES = 4 * 1024;
 
 /** An absent body means one unit. Unknown fields (e.g. a forged userId) are ignored. */
 export const buyRequestSchema = z
-  .object({
-    quantity: z
-      .number({ error: "quantity must be a number" })
-      .int("quantity must be a whole number")
-      .min(1, "quantity must be at least 1")
-      .max(MAX_QUANTITY_PER_REQUEST, `quantity must be at most ${MAX_QUANTITY_PER_REQUEST}`)
-      .default(1),
-  }, { error: "body must be a JSON object" })
+  .object(
+    {
+      quantity: z
+        .number({ error: "quantity must be a number" })
+        .int("quantity must be a whole number")
+        .min(1, "quantity must be at least 1")
+        .max(MAX_QUANTITY_PER_REQUEST, `quantity must be at most ${MAX_QUANTITY_PER_REQUEST}`)
+        .default(1),
+    },
+    { error: "body must be a JSON object" },
+  )
   .optional()
   .transform((body) => body ?? { quantity: 1 });
 

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { RedisConfig } from "./config.js";
-import { defineScripts } from "./lua-scripts.js";
 import { logger } from "./logger.js";
+import { defineScripts } from "./lua-scripts.js";
 
 /**
  * A Redis client tuned for Lambda. A container can be frozen for minutes and

@@ -3,7 +3,12 @@ import { join, resolve } from "node:path";
 import { createPostgresService, type PostgresService } from "./postgres-server.js";
 import { isAlive } from "./processes.js";
 import { createRedisService, type RedisService } from "./redis-server.js";
-import { createSqsService, LOCAL_AWS_ENV, type QueueSettings, type SqsService } from "./sqs-server.js";
+import {
+  createSqsService,
+  LOCAL_AWS_ENV,
+  type QueueSettings,
+  type SqsService,
+} from "./sqs-server.js";
 
 /**
  * The one place that starts and stops the real services (Redis, Postgres, the
@@ -49,15 +54,29 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
   const wanted = new Set(options.only ?? ["redis", "postgres", "sqs"]);
 
   const redis = wanted.has("redis")
-    ? await createRedisService({ dir: join(dir, "redis"), port: options.ports?.redis, persistent: options.durable })
+    ? await createRedisService({
+        dir: join(dir, "redis"),
+        port: options.ports?.redis,
+        persistent: options.durable,
+      })
     : undefined;
   const postgres = wanted.has("postgres")
-    ? await createPostgresService({ dir: join(dir, "postgres"), port: options.ports?.postgres, durable: options.durable })
+    ? await createPostgresService({
+        dir: join(dir, "postgres"),
+        port: options.ports?.postgres,
+        durable: options.durable,
+      })
     : undefined;
   const sqs = wanted.has("sqs")
-    ? await createSqsService({ dir: join(dir, "sqs"), port: options.ports?.sqs, queues: options.queues })
+    ? await createSqsService({
+        dir: join(dir, "sqs"),
+        port: options.ports?.sqs,
+        queues: options.queues,
+      })
     : undefined;
-  const services = [redis, postgres, sqs].filter((s): s is NonNullable<typeof s> => s !== undefined);
+  const services = [redis, postgres, sqs].filter(
+    (s): s is NonNullable<typeof s> => s !== undefined,
+  );
 
   const stopAll = async () => {
     await Promise.allSettled(services.map((service) => service.stop()));
@@ -115,7 +134,8 @@ export function reapOrphanedRuns(): void {
     } catch {
       // No owner file: a finished run. Its data is only worth keeping briefly.
       const started = Number(run.split("-")[0]);
-      if (Number.isFinite(started) && Date.now() - started > 3600_000) rmSync(runDir, { recursive: true, force: true });
+      if (Number.isFinite(started) && Date.now() - started > 3600_000)
+        rmSync(runDir, { recursive: true, force: true });
       continue;
     }
     if (isAlive(record.owner)) continue;

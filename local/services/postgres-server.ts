@@ -48,17 +48,32 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
   if (!existsSync(join(dataDir, "PG_VERSION"))) {
     execFileSync(
       join(bin, "initdb"),
-      ["-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions"],
+      [
+        "-D",
+        dataDir,
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--no-sync",
+        "--no-instructions",
+      ],
       { ...(user ?? {}), stdio: "pipe" },
     );
   }
 
   const settings = [
-    "-p", String(port),
-    "-k", options.dir,
-    "-c", "listen_addresses=127.0.0.1",
-    "-c", "max_connections=200",
-    ...(options.durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+    "-p",
+    String(port),
+    "-k",
+    options.dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "max_connections=200",
+    ...(options.durable
+      ? []
+      : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
   ];
   let child: ChildProcess | undefined;
   const url = `postgres://postgres@127.0.0.1:${port}/${database}`;
@@ -71,7 +86,12 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
       return child?.pid;
     },
     async start() {
-      child = spawnLogged(join(bin, "postgres"), ["-D", dataDir, ...settings], join(options.dir, "postgres.log"), user ?? {});
+      child = spawnLogged(
+        join(bin, "postgres"),
+        ["-D", dataDir, ...settings],
+        join(options.dir, "postgres.log"),
+        user ?? {},
+      );
       const proc = child;
       await waitUntil(`postgres on port ${port}`, () => canConnect(port), 20_000, proc);
       await ensureDatabase(port, database);

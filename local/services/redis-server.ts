@@ -30,12 +30,18 @@ export async function createRedisService(options: RedisOptions): Promise<RedisSe
     ? ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
     : ["--appendonly", "no", "--save", ""];
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", options.dir,
-    "--daemonize", "no",
-    "--protected-mode", "yes",
-    "--loglevel", "warning",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    options.dir,
+    "--daemonize",
+    "no",
+    "--protected-mode",
+    "yes",
+    "--loglevel",
+    "warning",
     ...persistence,
   ];
   let child: ChildProcess | undefined;
@@ -61,7 +67,13 @@ export async function createRedisService(options: RedisOptions): Promise<RedisSe
 }
 
 async function pingRedis(port: number): Promise<boolean> {
-  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on("error", () => {});
   try {
     await client.connect();

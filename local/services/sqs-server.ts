@@ -16,7 +16,10 @@ export interface QueueSettings {
   visibilityTimeoutSeconds: number;
 }
 
-export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { maxReceiveCount: 5, visibilityTimeoutSeconds: 30 };
+export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
+  maxReceiveCount: 5,
+  visibilityTimeoutSeconds: 30,
+};
 
 export interface SqsService {
   readonly name: "sqs";
@@ -32,6 +35,8 @@ export interface SqsService {
 /** Credentials the local server accepts; never real ones. */
 export const LOCAL_AWS_ENV = {
   AWS_REGION: "us-east-1",
+  // The SDK warns on Node 20; Lambda runs Node 22, so locally it is noise.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   AWS_ACCESS_KEY_ID: "local",
   AWS_SECRET_ACCESS_KEY: "local",
 } as const;
@@ -46,7 +51,15 @@ export function localSqsClient(endpoint: string): SQSClient {
 }
 
 /** The package's own CLI; resolved by path because fauxqs exports only an ESM "import" entry. */
-const FAUXQS_CLI = join(import.meta.dirname, "..", "..", "node_modules", "fauxqs", "dist", "cli.js");
+const FAUXQS_CLI = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "node_modules",
+  "fauxqs",
+  "dist",
+  "cli.js",
+);
 
 export async function createSqsService(options: {
   dir: string;

@@ -17,7 +17,14 @@ beforeAll(() => {
 });
 afterAll(() => redis.quit());
 
-async function openSale(overrides: Partial<{ stock: number; perUserLimit: number; startsAtMs: number; endsAtMs: number }> = {}) {
+async function openSale(
+  overrides: Partial<{
+    stock: number;
+    perUserLimit: number;
+    startsAtMs: number;
+    endsAtMs: number;
+  }> = {},
+) {
   const id = uniqueSaleId();
   await reservations.upsertSale(
     { id, name: "Test drop", stock: 10, perUserLimit: 2, startsAtMs: 0, endsAtMs: 0, ...overrides },
@@ -26,19 +33,36 @@ async function openSale(overrides: Partial<{ stock: number; perUserLimit: number
   return id;
 }
 
-function reserve(saleId: string, userId: string, quantity = 1, idempotencyKey?: string, nowMs = NOW) {
-  return reservations.reserve({ saleId, userId, quantity, nowMs, orderId: newOrderId(saleId, randomUUID()), idempotencyKey });
+function reserve(
+  saleId: string,
+  userId: string,
+  quantity = 1,
+  idempotencyKey?: string,
+  nowMs = NOW,
+) {
+  return reservations.reserve({
+    saleId,
+    userId,
+    quantity,
+    nowMs,
+    orderId: newOrderId(saleId, randomUUID()),
+    idempotencyKey,
+  });
 }
 
 describe("reserve-4.lua", () => {
   it("reserves exactly the stock under 10,000 concurrent buys from 1,000 users with limit 2", async () => {
     const saleId = await openSale({ stock: 100, perUserLimit: 2 });
     // Each user fires ten buys back to back, so the limit is hit before the stock runs out.
-    const attempts = Array.from({ length: 10_000 }, (_, i) => reserve(saleId, `user-${Math.floor(i / 10)}`));
+    const attempts = Array.from({ length: 10_000 }, (_, i) =>
+      reserve(saleId, `user-${Math.floor(i / 10)}`),
+    );
     const outcomes = await Promise.all(attempts);
 
     const accepted = outcomes.filter((o) => o.kind === "accepted");
-    const refusedReasons = new Set(outcomes.flatMap((o) => (o.kind === "refused" ? [o.reason] : [])));
+    const refusedReasons = new Set(
+      outcomes.flatMap((o) => (o.kind === "refused" ? [o.reason] : [])),
+    );
     expect(accepted).toHaveLength(100);
     expect(refusedReasons).toEqual(new Set(["SOLD_OUT", "LIMIT_REACHED"]));
 
@@ -61,7 +85,10 @@ describe("reserve-4.lua", () => {
   it("refuses a buy over the per-user limit, counting earlier buys", async () => {
     const saleId = await openSale({ stock: 10, perUserLimit: 2 });
     expect((await reserve(saleId, "alice", 2)).kind).toBe("accepted");
-    expect(await reserve(saleId, "alice", 1)).toMatchObject({ kind: "refused", reason: "LIMIT_REACHED" });
+    expect(await reserve(saleId, "alice", 1)).toMatchObject({
+      kind: "refused",
+      reason: "LIMIT_REACHED",
+    });
     expect((await reserve(saleId, "bob", 1)).kind).toBe("accepted");
   });
 
@@ -73,9 +100,13 @@ describe("reserve-4.lua", () => {
 
   it("refuses before the window opens and after it ends", async () => {
     const saleId = await openSale({ startsAtMs: NOW + HOUR, endsAtMs: NOW + 2 * HOUR });
-    expect(await reserve(saleId, "alice", 1, undefined, NOW)).toMatchObject({ reason: "SALE_NOT_OPEN" });
+    expect(await reserve(saleId, "alice", 1, undefined, NOW)).toMatchObject({
+      reason: "SALE_NOT_OPEN",
+    });
     expect((await reserve(saleId, "alice", 1, undefined, NOW + HOUR)).kind).toBe("accepted");
-    expect(await reserve(saleId, "bob", 1, undefined, NOW + 2 * HOUR)).toMatchObject({ reason: "SALE_ENDED" });
+    expect(await reserve(saleId, "bob", 1, undefined, NOW + 2 * HOUR)).toMatchObject({
+      reason: "SALE_ENDED",
+    });
     expect(Number((await saleSnapshot(redis, saleId)).sale.remaining)).toBe(9);
   });
 
@@ -111,7 +142,9 @@ describe("release-4.lua", () => {
     expect(Number(state.sale.version)).toBe(2);
     // After the release the same idempotency key reserves afresh.
     const retry = await reserve(saleId, "alice", 2, "key-r");
-    expect(retry.kind === "accepted" && retry.orderId !== outcome.orderId && !retry.replayed).toBe(true);
+    expect(retry.kind === "accepted" && retry.orderId !== outcome.orderId && !retry.replayed).toBe(
+      true,
+    );
   });
 
   it("reports an unknown order without touching the sale", async () => {
@@ -126,11 +159,20 @@ describe("upsert-sale-1.lua", () => {
   it("creates, then restocks keeping sold units sold, and refuses stock below sold", async () => {
     const id = uniqueSaleId();
     const definition = { id, name: "Drop", stock: 5, perUserLimit: 5, startsAtMs: 0, endsAtMs: 0 };
-    expect(await reservations.upsertSale(definition, NOW)).toMatchObject({ kind: "created", remaining: 5 });
+    expect(await reservations.upsertSale(definition, NOW)).toMatchObject({
+      kind: "created",
+      remaining: 5,
+    });
     expect((await reserve(id, "alice", 3)).kind).toBe("accepted");
 
-    expect(await reservations.upsertSale({ ...definition, stock: 10 }, NOW)).toMatchObject({ kind: "updated", remaining: 7 });
-    expect(await reservations.upsertSale({ ...definition, stock: 2 }, NOW)).toEqual({ kind: "stock_below_sold", sold: 3 });
+    expect(await reservations.upsertSale({ ...definition, stock: 10 }, NOW)).toMatchObject({
+      kind: "updated",
+      remaining: 7,
+    });
+    expect(await reservations.upsertSale({ ...definition, stock: 2 }, NOW)).toEqual({
+      kind: "stock_below_sold",
+      sold: 3,
+    });
     const sale = await reservations.getSale(id, NOW);
     expect(sale).toMatchObject({ stock: 10, remaining: 7, sold: 3, status: "open" });
   });

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { Redis } from "ioredis";
-import { type EventInput, apiGatewayEvent } from "../../local/apigw-event.js";
-import { lambdaContext } from "../../local/lambda-context.js";
-import type { HttpLambda } from "../../local/http-host.js";
 import { saleKeys } from "../../lambdas/domain/sale.js";
 import { defineScripts } from "../../lambdas/platform/lua-scripts.js";
+import { apiGatewayEvent, type EventInput } from "../../local/apigw-event.js";
+import type { HttpLambda } from "../../local/http-host.js";
+import { lambdaContext } from "../../local/lambda-context.js";
 
 /** A sale id no other test uses, so tests share one Redis without seeing each other. */
 export function uniqueSaleId(prefix = "t"): string {
@@ -30,7 +30,8 @@ export async function invoke(handler: HttpLambda, input: EventInput): Promise<Re
   const result = (await handler(apiGatewayEvent(input), lambdaContext("test"))) as
     | APIGatewayProxyStructuredResultV2
     | APIGatewayProxyResultV2;
-  if (typeof result !== "object" || result === null) throw new Error("handler returned a non-object");
+  if (typeof result !== "object" || result === null)
+    throw new Error("handler returned a non-object");
   const structured = result as APIGatewayProxyStructuredResultV2;
   const raw = structured.body ?? "";
   let body: unknown = raw;
@@ -39,16 +40,30 @@ export async function invoke(handler: HttpLambda, input: EventInput): Promise<Re
   } catch {
     // not JSON; the test will see the raw text
   }
-  return { status: structured.statusCode ?? 200, headers: (structured.headers ?? {}) as Record<string, string>, body, raw };
+  return {
+    status: structured.statusCode ?? 200,
+    headers: (structured.headers ?? {}) as Record<string, string>,
+    body,
+    raw,
+  };
 }
 
 export function buyer(sub: string, scopes: string[] = []) {
-  return { sub, exp: String(Math.floor(Date.now() / 1000) + 3600), ...(scopes.length ? { scope: scopes.join(" ") } : {}) };
+  return {
+    sub,
+    exp: String(Math.floor(Date.now() / 1000) + 3600),
+    ...(scopes.length ? { scope: scopes.join(" ") } : {}),
+  };
 }
 
 export const admin = () => buyer("admin-1", ["admin"]);
 
-export function buyEvent(saleId: string, userId: string | undefined, body?: string, headers: Record<string, string> = {}): EventInput {
+export function buyEvent(
+  saleId: string,
+  userId: string | undefined,
+  body?: string,
+  headers: Record<string, string> = {},
+): EventInput {
   return {
     routeKey: "POST /sales/{saleId}/buy",
     method: "POST",

@@ -10,7 +10,10 @@ declare module "vitest" {
 
 /** Starts real Redis, Postgres and SQS on free ports for the integration tests, and stops them after. */
 export default async function setup(project: TestProject) {
-  const services = await startLocalServices({ queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 } });
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const services = await startLocalServices({
+    queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 },
+  });
   project.provide("serviceEnv", services.env());
   return async () => {
     await services.stop();

@@ -5,7 +5,8 @@ import { localSqsClient } from "../../local/services/sqs-server.js";
 export function testSqs() {
   const endpoint = process.env.SQS_ENDPOINT;
   const queueUrl = process.env.ORDERS_QUEUE_URL;
-  if (!endpoint || !queueUrl) throw new Error("SQS_ENDPOINT/ORDERS_QUEUE_URL not set: needs the global setup");
+  if (!endpoint || !queueUrl)
+    throw new Error("SQS_ENDPOINT/ORDERS_QUEUE_URL not set: needs the global setup");
   const sqs = localSqsClient(endpoint);
 
   return {
@@ -19,7 +20,12 @@ export function testSqs() {
       const bodies: unknown[] = [];
       while (bodies.length < max) {
         const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }),
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            VisibilityTimeout: 60,
+          }),
         );
         if (Messages.length === 0) break;
         for (const message of Messages) bodies.push(JSON.parse(message.Body ?? "null"));

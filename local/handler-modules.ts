@@ -1,0 +1,10 @@
+/**
+ * The handler modules the local host serves, loaded lazily as Lambda loads a
+ * function's bundle at cold start. Keys are the `handler` names of
+ * lambdas/routes.ts.
+ */
+export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>> = {
+  buy: () => import("../lambdas/handlers/buy.js"),
+  "get-sale": () => import("../lambdas/handlers/get-sale.js"),
+  "upsert-sale": () => import("../lambdas/handlers/upsert-sale.js"),
+};
