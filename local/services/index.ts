@@ -42,7 +42,8 @@ export interface LocalServices {
   readonly sqs: SqsService | undefined;
   /** Environment for the handlers (the same variables the CDK stack sets in AWS). */
   env(): Record<string, string>;
-  stop(): Promise<void>;
+  /** Stops every service; with removeData, deletes their folders too. */
+  stop(options?: { removeData?: boolean }): Promise<void>;
 }
 
 type AnyService = RedisService | PostgresService | SqsService;
@@ -78,9 +79,13 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
     (s): s is NonNullable<typeof s> => s !== undefined,
   );
 
-  const stopAll = async () => {
+  const dataDirs = [dir, ...(postgres && !postgres.dir.startsWith(dir) ? [postgres.dir] : [])];
+  const stopAll = async (stopOptions: { removeData?: boolean } = {}) => {
     await Promise.allSettled(services.map((service) => service.stop()));
     rmSync(join(dir, "owner.pid"), { force: true });
+    if (stopOptions.removeData) {
+      for (const data of dataDirs) rmSync(data, { recursive: true, force: true });
+    }
   };
   try {
     await Promise.all(services.map((service) => service.start()));
@@ -88,7 +93,7 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
     await stopAll();
     throw error;
   }
-  writeOwner(dir, services);
+  writeOwner(dir, services, dataDirs);
 
   return {
     dir,
@@ -113,9 +118,9 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
   };
 }
 
-function writeOwner(dir: string, services: AnyService[]): void {
+function writeOwner(dir: string, services: AnyService[], dataDirs: string[]): void {
   const pids = services.map((service) => service.pid).filter((pid) => pid !== undefined);
-  writeFileSync(join(dir, "owner.pid"), JSON.stringify({ owner: process.pid, pids }));
+  writeFileSync(join(dir, "owner.pid"), JSON.stringify({ owner: process.pid, pids, dataDirs }));
 }
 
 /** Kills services left behind by runs whose owner process no longer exists. */
@@ -128,7 +133,7 @@ export function reapOrphanedRuns(): void {
   }
   for (const run of runs) {
     const runDir = join(RUNS_DIR, run);
-    let record: { owner: number; pids: number[] };
+    let record: { owner: number; pids: number[]; dataDirs?: string[] };
     try {
       record = JSON.parse(readFileSync(join(runDir, "owner.pid"), "utf8"));
     } catch {
@@ -142,6 +147,7 @@ export function reapOrphanedRuns(): void {
     for (const pid of record.pids) {
       if (isAlive(pid)) process.kill(pid, "SIGKILL");
     }
+    for (const data of record.dataDirs ?? []) rmSync(data, { recursive: true, force: true });
     rmSync(runDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,9 @@
 import type { ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chownSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import pg from "pg";
 import { freePort, spawnLogged, stopProcess, waitUntil } from "./processes.js";
 import { postgresBinDir } from "./system-packages.js";
@@ -16,6 +18,8 @@ export interface PostgresOptions {
 
 export interface PostgresService {
   readonly name: "postgres";
+  /** Where the cluster lives; differs from the requested dir when the postgres user cannot reach that one. */
+  readonly dir: string;
   readonly port: number;
   readonly url: string;
   readonly pid: number | undefined;
@@ -36,14 +40,35 @@ function runAs(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
+/**
+ * The postgres user must be able to reach its directory, but a checkout may
+ * sit under a folder only root can enter (mktemp -d makes 0700 folders). Then
+ * the cluster goes to a folder of its own under the system temp dir, named
+ * after the requested one so a restart finds the same data.
+ */
+function reachableDir(requested: string, user: { uid: number; gid: number } | undefined): string {
+  mkdirSync(requested, { recursive: true });
+  if (!user) return requested;
+  chownSync(requested, user.uid, user.gid);
+  const probe = spawnSync("test", ["-w", requested, "-a", "-x", requested], {
+    uid: user.uid,
+    gid: user.gid,
+  });
+  if (probe.status === 0) return requested;
+  const digest = createHash("sha256").update(resolve(requested)).digest("hex").slice(0, 16);
+  const fallback = join(tmpdir(), "flash-sale-postgres", digest);
+  mkdirSync(fallback, { recursive: true, mode: 0o755 });
+  chownSync(fallback, user.uid, user.gid);
+  return fallback;
+}
+
 export async function createPostgresService(options: PostgresOptions): Promise<PostgresService> {
   const bin = postgresBinDir();
   const port = options.port ?? (await freePort());
   const database = options.database ?? "flashsale";
-  const dataDir = join(options.dir, "data");
   const user = runAs();
-  mkdirSync(options.dir, { recursive: true });
-  if (user) chownSync(options.dir, user.uid, user.gid);
+  const dir = reachableDir(options.dir, user);
+  const dataDir = join(dir, "data");
 
   if (!existsSync(join(dataDir, "PG_VERSION"))) {
     execFileSync(
@@ -80,6 +105,7 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
 
   return {
     name: "postgres",
+    dir,
     port,
     url,
     get pid() {
@@ -89,7 +115,7 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
       child = spawnLogged(
         join(bin, "postgres"),
         ["-D", dataDir, ...settings],
-        join(options.dir, "postgres.log"),
+        join(dir, "postgres.log"),
         user ?? {},
       );
       const proc = child;

@@ -1,4 +1,3 @@
-import { rmSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { startLocalServices } from "../../local/services/index.js";
 
@@ -15,8 +14,5 @@ export default async function setup(project: TestProject) {
     queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 },
   });
   project.provide("serviceEnv", services.env());
-  return async () => {
-    await services.stop();
-    rmSync(services.dir, { recursive: true, force: true });
-  };
+  return () => services.stop({ removeData: true });
 }
