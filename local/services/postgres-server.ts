@@ -83,7 +83,7 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
         "--no-sync",
         "--no-instructions",
       ],
-      { ...(user ?? {}), stdio: "pipe" },
+      { ...user, cwd: dir, stdio: "pipe" },
     );
   }
 
@@ -91,7 +91,7 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
     "-p",
     String(port),
     "-k",
-    options.dir,
+    dir,
     "-c",
     "listen_addresses=127.0.0.1",
     "-c",
@@ -116,7 +116,7 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
         join(bin, "postgres"),
         ["-D", dataDir, ...settings],
         join(dir, "postgres.log"),
-        user ?? {},
+        { ...user, cwd: dir },
       );
       const proc = child;
       await waitUntil(`postgres on port ${port}`, () => canConnect(port), 20_000, proc);
