@@ -17,4 +17,5 @@ export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
   { routeKey: "POST /sales", handler: "upsert-sale", authorization: "jwt", scopes: ["admin"] },
   { routeKey: "GET /sales/{saleId}", handler: "get-sale", authorization: "none", scopes: [] },
   { routeKey: "POST /sales/{saleId}/buy", handler: "buy", authorization: "jwt", scopes: [] },
+  { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
 ];

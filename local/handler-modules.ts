@@ -7,4 +7,5 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>
   buy: () => import("../lambdas/handlers/buy.js"),
   "get-sale": () => import("../lambdas/handlers/get-sale.js"),
   "upsert-sale": () => import("../lambdas/handlers/upsert-sale.js"),
+  "get-order": () => import("../lambdas/handlers/get-order.js"),
 };

@@ -21,6 +21,13 @@ export class SaleNotFoundError extends DomainError {
   }
 }
 
+export class OrderNotFoundError extends DomainError {
+  readonly code = "ORDER_NOT_FOUND";
+  constructor(readonly orderId: string) {
+    super(`Order ${orderId} does not exist`);
+  }
+}
+
 export class PurchaseRefusedError extends DomainError {
   constructor(
     readonly code: RefusalReason,

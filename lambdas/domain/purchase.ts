@@ -6,7 +6,7 @@ import {
   ServiceUnavailableError,
 } from "./errors.js";
 import type { OrderQueue } from "./order-message.js";
-import type { RedisReservations } from "./reservations.js";
+import type { RedisReservations, ReleaseOutcome } from "./reservations.js";
 import { newOrderId } from "./sale.js";
 
 export interface BuyCommand {
@@ -75,7 +75,12 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
       reservedAt: new Date(nowMs).toISOString(),
     });
   } catch (sendError) {
-    await releaseAfterFailedSend(deps, command.saleId, outcome.orderId, sendError);
+    const released = await releaseAfterFailedSend(deps, command.saleId, outcome.orderId, sendError);
+    // A send that timed out may still have been delivered; if the consumer has
+    // already confirmed the order, it is accepted and must be reported so.
+    if (released === "confirmed") {
+      return { orderId: outcome.orderId, remaining: outcome.remaining, replayed: false };
+    }
     throw new ServiceUnavailableError(
       "The order could not be queued; nothing was reserved, please retry",
       QUEUE_RETRY_AFTER_SECONDS,
@@ -89,7 +94,7 @@ async function releaseAfterFailedSend(
   saleId: string,
   orderId: string,
   sendError: unknown,
-): Promise<void> {
+): Promise<ReleaseOutcome | "release_failed"> {
   try {
     const released = await deps.reservations.release(saleId, orderId);
     deps.logger.warn("order enqueue failed; reservation released", {
@@ -98,6 +103,7 @@ async function releaseAfterFailedSend(
       released,
       error: sendError instanceof Error ? sendError.message : String(sendError),
     });
+    return released;
   } catch (releaseError) {
     // The unit stays reserved with no message: reconcile --repair releases it.
     deps.logger.error("order enqueue failed and the release failed too", {
@@ -106,5 +112,6 @@ async function releaseAfterFailedSend(
       sendError: sendError instanceof Error ? sendError.message : String(sendError),
       releaseError: releaseError instanceof Error ? releaseError.message : String(releaseError),
     });
+    return "release_failed";
   }
 }

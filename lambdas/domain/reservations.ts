@@ -1,5 +1,10 @@
 import type { Redis } from "ioredis";
-import type { ReleaseReply, ReserveReply, UpsertSaleReply } from "../platform/lua-scripts.js";
+import type {
+  ConfirmReply,
+  ReleaseReply,
+  ReserveReply,
+  UpsertSaleReply,
+} from "../platform/lua-scripts.js";
 import type { RefusalReason } from "./errors.js";
 import { type Sale, saleFromHash, saleKeys } from "./sale.js";
 
@@ -50,6 +55,62 @@ const RELEASES: Record<number, ReleaseOutcome> = {
   [-2]: "confirmed",
 };
 
+export type ConfirmOutcome =
+  | "confirmed"
+  | "already_confirmed"
+  | "restored"
+  | "restored_oversold"
+  | "released"
+  | "sale_unknown";
+
+const CONFIRMS: Record<number, ConfirmOutcome> = {
+  1: "confirmed",
+  0: "already_confirmed",
+  2: "restored",
+  3: "restored_oversold",
+  [-1]: "released",
+  [-2]: "sale_unknown",
+};
+
+/** An order as Redis records it (the JSON value in {sale:<id>}:orders). */
+export interface OrderRecord {
+  orderId: string;
+  saleId: string;
+  state: "reserved" | "confirmed" | "released";
+  userId: string;
+  quantity: number;
+  reservedAtMs: number;
+  confirmedAtMs: number | undefined;
+}
+
+export function orderRecordFrom(saleId: string, orderId: string, json: string): OrderRecord {
+  const raw = JSON.parse(json) as {
+    state: OrderRecord["state"];
+    userId: string;
+    quantity: number;
+    reservedAt: string;
+    confirmedAt?: string;
+  };
+  return {
+    orderId,
+    saleId,
+    state: raw.state,
+    userId: raw.userId,
+    quantity: Number(raw.quantity),
+    reservedAtMs: Number(raw.reservedAt),
+    confirmedAtMs: raw.confirmedAt === undefined ? undefined : Number(raw.confirmedAt),
+  };
+}
+
+export interface ConfirmRequest {
+  saleId: string;
+  orderId: string;
+  userId: string;
+  quantity: number;
+  reservedAtMs: number;
+  nowMs: number;
+}
+
 export type UpsertSaleOutcome =
   | { kind: "created" | "updated"; remaining: number; version: number }
   | { kind: "stock_below_sold"; sold: number };
@@ -94,6 +155,34 @@ export class RedisReservations {
     const outcome = RELEASES[code];
     if (outcome === undefined) throw new Error(`release-4.lua returned unknown code ${code}`);
     return outcome;
+  }
+
+  async confirm(request: ConfirmRequest): Promise<ConfirmOutcome> {
+    const keys = saleKeys(request.saleId);
+    const [code]: ConfirmReply = await this.redis.confirm(
+      keys.sale,
+      keys.buyers,
+      keys.orders,
+      request.orderId,
+      request.userId,
+      request.quantity,
+      request.reservedAtMs,
+      request.nowMs,
+    );
+    const outcome = CONFIRMS[code];
+    if (outcome === undefined) throw new Error(`confirm-3.lua returned unknown code ${code}`);
+    return outcome;
+  }
+
+  async getOrder(saleId: string, orderId: string): Promise<OrderRecord | null> {
+    const json = await this.redis.hget(saleKeys(saleId).orders, orderId);
+    return json === null ? null : orderRecordFrom(saleId, orderId, json);
+  }
+
+  /** Every order of a sale; bounded by the sale's stock plus its released orders. */
+  async listOrders(saleId: string): Promise<OrderRecord[]> {
+    const all = await this.redis.hgetall(saleKeys(saleId).orders);
+    return Object.entries(all).map(([orderId, json]) => orderRecordFrom(saleId, orderId, json));
   }
 
   async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {

@@ -15,7 +15,7 @@ import { createSqsClient, SqsOrderQueue } from "../platform/sqs-client.js";
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();
 const deps = {
-  reservations: new RedisReservations(createRedisClient(config.redis)),
+  reservations: new RedisReservations(await createRedisClient(config.redis)),
   queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
   now: Date.now,
   uuid: randomUUID,

@@ -7,7 +7,7 @@ import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 import { createRedisClient } from "../platform/redis-client.js";
 
-const reservations = new RedisReservations(createRedisClient(readRedisConfig()));
+const reservations = new RedisReservations(await createRedisClient(readRedisConfig()));
 
 /** GET /sales/{saleId}: the sale's live state, read in one HGETALL. */
 export const handler = httpHandler(

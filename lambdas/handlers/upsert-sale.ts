@@ -8,7 +8,7 @@ import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
 import { createRedisClient } from "../platform/redis-client.js";
 
-const reservations = new RedisReservations(createRedisClient(readRedisConfig()));
+const reservations = new RedisReservations(await createRedisClient(readRedisConfig()));
 
 /**
  * POST /sales (admin scope): create a sale, or restock/reschedule it. `stock`

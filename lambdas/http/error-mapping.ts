@@ -4,6 +4,7 @@ import {
   ForbiddenError,
   InvalidRequestError,
   MalformedJsonError,
+  OrderNotFoundError,
   PayloadTooLargeError,
   PurchaseRefusedError,
   SaleNotFoundError,
@@ -18,7 +19,7 @@ export function statusOf(error: DomainError): number {
   if (error instanceof InvalidRequestError || error instanceof MalformedJsonError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
-  if (error instanceof SaleNotFoundError) return 404;
+  if (error instanceof SaleNotFoundError || error instanceof OrderNotFoundError) return 404;
   if (error instanceof PurchaseRefusedError || error instanceof StockBelowSoldError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof ServiceUnavailableError) return 503;

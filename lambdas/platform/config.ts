@@ -65,8 +65,10 @@ export interface RedisConfig {
   url: string;
   /** TLS is on for rediss:// URLs (ElastiCache in-transit encryption) or when REDIS_TLS=true. */
   tls: boolean;
-  /** AUTH token; ElastiCache's comes from Secrets Manager through the stack. */
+  /** AUTH token given directly (local use)... */
   password: string | undefined;
+  /** ...or the ARN of the Secrets Manager secret holding it (AWS), fetched at cold start. */
+  passwordSecretArn: string | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
@@ -92,6 +94,7 @@ export function readRedisConfig(env: Env = process.env): RedisConfig {
     url: redisUrl.toString(),
     tls: boolean(env, "REDIS_TLS", redisUrl.protocol === "rediss:"),
     password: optional(env, "REDIS_PASSWORD"),
+    passwordSecretArn: optional(env, "REDIS_AUTH_SECRET_ARN"),
     connectTimeoutMs: integer(env, "REDIS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
     commandTimeoutMs: integer(env, "REDIS_COMMAND_TIMEOUT_MS", 1_000, 10, 30_000),
   };
@@ -104,6 +107,62 @@ export function readSqsConfig(env: Env = process.env): SqsConfig {
     connectTimeoutMs: integer(env, "SQS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
     requestTimeoutMs: integer(env, "SQS_REQUEST_TIMEOUT_MS", 2_000, 50, 30_000),
     maxAttempts: integer(env, "SQS_MAX_ATTEMPTS", 2, 1, 10),
+  };
+}
+
+export interface DatabaseConfig {
+  /** A full connection string (local use)... */
+  url: string | undefined;
+  /** ...or host/port/name with credentials from the Secrets Manager secret (AWS, through RDS Proxy). */
+  host: string | undefined;
+  port: number;
+  database: string;
+  secretArn: string | undefined;
+  ssl: boolean;
+  /** Connections per container: a Lambda handles one batch at a time. */
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export function readDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const url = optional(env, "DATABASE_URL");
+  const host = optional(env, "DATABASE_HOST");
+  if (url === undefined && host === undefined) {
+    throw new ConfigError(
+      "Environment variable DATABASE_URL (or DATABASE_HOST with DATABASE_SECRET_ARN) is required",
+    );
+  }
+  const secretArn = optional(env, "DATABASE_SECRET_ARN");
+  if (url === undefined && secretArn === undefined) {
+    throw new ConfigError(
+      "Environment variable DATABASE_SECRET_ARN is required with DATABASE_HOST",
+    );
+  }
+  return {
+    url,
+    host,
+    port: integer(env, "DATABASE_PORT", 5432, 1, 65_535),
+    database: optional(env, "DATABASE_NAME") ?? "flashsale",
+    secretArn,
+    ssl: boolean(env, "DATABASE_SSL", false),
+    poolSize: integer(env, "DATABASE_POOL_SIZE", 2, 1, 50),
+    connectTimeoutMs: integer(env, "DATABASE_CONNECT_TIMEOUT_MS", 3_000, 100, 60_000),
+    statementTimeoutMs: integer(env, "DATABASE_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000),
+  };
+}
+
+export interface QueuesConfig {
+  sqs: SqsConfig;
+  ordersQueueUrl: string;
+  deadLetterQueueUrl: string;
+}
+
+export function readQueuesConfig(env: Env = process.env): QueuesConfig {
+  return {
+    sqs: readSqsConfig(env),
+    ordersQueueUrl: url(env, "ORDERS_QUEUE_URL", ["http:", "https:"]).toString(),
+    deadLetterQueueUrl: url(env, "ORDERS_DLQ_URL", ["http:", "https:"]).toString(),
   };
 }
 

@@ -14,6 +14,7 @@ import type { Redis, Result } from "ioredis";
 export const SCRIPT_FILES = {
   reserve: "reserve-4",
   release: "release-4",
+  confirm: "confirm-3",
   upsertSale: "upsert-sale-1",
 } as const;
 
@@ -48,6 +49,7 @@ const sources = Object.fromEntries(
 /** Raw replies as the scripts return them; lambdas/domain turns them into typed outcomes. */
 export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
 export type ReleaseReply = [code: number, remaining: number];
+export type ConfirmReply = [code: number, remaining: number];
 export type UpsertSaleReply = [code: number, remaining: number, version: number];
 
 declare module "ioredis" {
@@ -70,6 +72,16 @@ declare module "ioredis" {
       idemKey: string,
       orderId: string,
     ): Result<ReleaseReply, Context>;
+    confirm(
+      saleKey: string,
+      buyersKey: string,
+      ordersKey: string,
+      orderId: string,
+      userId: string,
+      quantity: number,
+      reservedAtMs: number,
+      nowMs: number,
+    ): Result<ConfirmReply, Context>;
     upsertSale(
       saleKey: string,
       name: string,

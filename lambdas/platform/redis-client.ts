@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import type { RedisConfig } from "./config.js";
 import { logger } from "./logger.js";
 import { defineScripts } from "./lua-scripts.js";
+import { secretString } from "./secrets.js";
 
 /**
  * A Redis client tuned for Lambda. A container can be frozen for minutes and
@@ -9,9 +10,12 @@ import { defineScripts } from "./lua-scripts.js";
  * bounded, and nothing queues forever while the connection is down: a buy
  * fails fast with 503 instead of hanging until the function times out.
  */
-export function createRedisClient(config: RedisConfig): Redis {
+export async function createRedisClient(config: RedisConfig): Promise<Redis> {
+  const password = config.passwordSecretArn
+    ? await secretString(config.passwordSecretArn)
+    : config.password;
   const redis = new Redis(config.url, {
-    password: config.password,
+    password,
     tls: config.tls ? {} : undefined,
     connectTimeout: config.connectTimeoutMs,
     commandTimeout: config.commandTimeoutMs,

@@ -1,4 +1,6 @@
+import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { migrate } from "../../lambdas/db/migrate.js";
 import { startLocalServices } from "../../local/services/index.js";
 
 declare module "vitest" {
@@ -13,6 +15,9 @@ export default async function setup(project: TestProject) {
   const services = await startLocalServices({
     queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 3 },
   });
+  const pool = new pg.Pool({ connectionString: services.postgres?.url });
+  await migrate(pool);
+  await pool.end();
   project.provide("serviceEnv", services.env());
   return () => services.stop({ removeData: true });
 }

@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+/**
+ * The SQL migrations in lambdas/db/migrations/, in name order. Lambda bundles
+ * carry them inlined (esbuild defines __SQL_MIGRATIONS__, see lib/); elsewhere
+ * they are read from disk.
+ */
+export interface Migration {
+  /** File name without extension, e.g. 001_orders. */
+  version: string;
+  sql: string;
+}
+
+declare const __SQL_MIGRATIONS__: Record<string, string> | undefined;
+
+const MIGRATIONS_DIR = new URL("./migrations/", import.meta.url);
+
+export function loadMigrations(): Migration[] {
+  const files: Record<string, string> =
+    typeof __SQL_MIGRATIONS__ !== "undefined"
+      ? __SQL_MIGRATIONS__
+      : Object.fromEntries(
+          readdirSync(MIGRATIONS_DIR)
+            .filter((name) => name.endsWith(".sql"))
+            .map((name) => [name, readFileSync(new URL(name, MIGRATIONS_DIR), "utf8")]),
+        );
+  return Object.keys(files)
+    .sort()
+    .map((name) => ({ version: name.replace(/\.sql$/, ""), sql: files[name] as string }));
+}

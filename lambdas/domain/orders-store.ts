@@ -1,0 +1,75 @@
+import type pg from "pg";
+import type { OrderMessage } from "./order-message.js";
+
+/** Order rows in Postgres. Every write is idempotent on order_id. */
+
+export interface OrderRow {
+  orderId: string;
+  saleId: string;
+  userId: string;
+  quantity: number;
+  reservedAt: Date;
+  persistedAt: Date;
+  status: "confirmed" | "cancelled";
+}
+
+/**
+ * Inserts a batch in one round trip. Arrays go in as parameters and unnest
+ * into rows, so the statement text is the same for any batch size and a
+ * duplicate (redelivered) order id is skipped, never a second row.
+ * Returns the ids that were new.
+ */
+export async function insertOrders(
+  db: pg.Pool | pg.PoolClient,
+  orders: OrderMessage[],
+): Promise<string[]> {
+  if (orders.length === 0) return [];
+  const result = await db.query<{ order_id: string }>(
+    `INSERT INTO orders (order_id, sale_id, user_id, quantity, reserved_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
+     ON CONFLICT (order_id) DO NOTHING
+     RETURNING order_id`,
+    [
+      orders.map((o) => o.orderId),
+      orders.map((o) => o.saleId),
+      orders.map((o) => o.userId),
+      orders.map((o) => o.quantity),
+      orders.map((o) => o.reservedAt),
+    ],
+  );
+  return result.rows.map((row) => row.order_id);
+}
+
+interface DbRow {
+  order_id: string;
+  sale_id: string;
+  user_id: string;
+  quantity: number;
+  reserved_at: Date;
+  persisted_at: Date;
+  status: OrderRow["status"];
+}
+
+const toOrderRow = (row: DbRow): OrderRow => ({
+  orderId: row.order_id,
+  saleId: row.sale_id,
+  userId: row.user_id,
+  quantity: row.quantity,
+  reservedAt: row.reserved_at,
+  persistedAt: row.persisted_at,
+  status: row.status,
+});
+
+export async function findOrder(db: pg.Pool, orderId: string): Promise<OrderRow | null> {
+  const result = await db.query<DbRow>("SELECT * FROM orders WHERE order_id = $1", [orderId]);
+  const row = result.rows[0];
+  return row ? toOrderRow(row) : null;
+}
+
+export async function ordersOfSale(db: pg.Pool, saleId: string): Promise<OrderRow[]> {
+  const result = await db.query<DbRow>(
+    "SELECT * FROM orders WHERE sale_id = $1 ORDER BY reserved_at",
+    [saleId],
+  );
+  return result.rows.map(toOrderRow);
+}

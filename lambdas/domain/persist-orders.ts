@@ -1,0 +1,126 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { SQSRecord } from "aws-lambda";
+import type pg from "pg";
+import { type OrderMessage, orderMessageSchema } from "./order-message.js";
+import { insertOrders } from "./orders-store.js";
+import type { RedisReservations } from "./reservations.js";
+import { saleIdOfOrder } from "./sale.js";
+
+export class PoisonMessageError extends Error {
+  override name = "PoisonMessageError";
+}
+
+export interface PersistDeps {
+  reservations: RedisReservations;
+  db: pg.Pool;
+  now: () => number;
+  logger: Logger;
+}
+
+/** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
+export type RecordResult = PromiseSettledResult<void>;
+
+const ok: RecordResult = { status: "fulfilled", value: undefined };
+const failed = (reason: unknown): RecordResult => ({ status: "rejected", reason });
+
+export function parseOrderMessage(body: string): OrderMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new PoisonMessageError("message body is not JSON");
+  }
+  const parsed = orderMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new PoisonMessageError(
+      `invalid order message: ${parsed.error.issues[0]?.message ?? "unknown"}`,
+    );
+  }
+  if (saleIdOfOrder(parsed.data.orderId) !== parsed.data.saleId) {
+    throw new PoisonMessageError("order id does not belong to the message's sale");
+  }
+  return parsed.data;
+}
+
+/**
+ * The consumer's use case for one SQS batch:
+ * 1. validate every record; a malformed one fails alone (it will reach the DLQ);
+ * 2. confirm each order in Redis, so an order already released (its buyer got
+ *    a 503) is dropped instead of persisted;
+ * 3. insert the rest in one statement; if the database is unavailable, all of
+ *    them fail and SQS delivers them again.
+ */
+export async function persistOrders(
+  deps: PersistDeps,
+  records: SQSRecord[],
+): Promise<RecordResult[]> {
+  const results: RecordResult[] = new Array(records.length).fill(ok);
+  const candidates: Array<{ index: number; order: OrderMessage }> = [];
+  records.forEach((record, index) => {
+    try {
+      candidates.push({ index, order: parseOrderMessage(record.body) });
+    } catch (error) {
+      deps.logger.error("poison order message", {
+        messageId: record.messageId,
+        error: (error as Error).message,
+      });
+      results[index] = failed(error);
+    }
+  });
+
+  const nowMs = deps.now();
+  const confirmations = await Promise.allSettled(
+    candidates.map(({ order }) =>
+      deps.reservations.confirm({
+        saleId: order.saleId,
+        orderId: order.orderId,
+        userId: order.userId,
+        quantity: order.quantity,
+        reservedAtMs: Date.parse(order.reservedAt),
+        nowMs,
+      }),
+    ),
+  );
+
+  const toInsert: Array<{ index: number; order: OrderMessage }> = [];
+  confirmations.forEach((confirmation, i) => {
+    const candidate = candidates[i] as (typeof candidates)[number];
+    if (confirmation.status === "rejected") {
+      results[candidate.index] = failed(confirmation.reason);
+      return;
+    }
+    const outcome = confirmation.value;
+    const context = { orderId: candidate.order.orderId, saleId: candidate.order.saleId, outcome };
+    if (outcome === "released") {
+      deps.logger.warn("order was released before it could be persisted; message dropped", context);
+      return;
+    }
+    if (outcome === "restored_oversold" || outcome === "sale_unknown") {
+      deps.logger.error("order persisted but Redis had lost it; run reconcile", context);
+    } else if (outcome === "restored") {
+      deps.logger.warn("order restored in Redis from its message", context);
+    }
+    toInsert.push(candidate);
+  });
+
+  if (toInsert.length > 0) {
+    try {
+      const inserted = await insertOrders(
+        deps.db,
+        toInsert.map((c) => c.order),
+      );
+      deps.logger.info("orders persisted", {
+        received: records.length,
+        inserted: inserted.length,
+        duplicates: toInsert.length - inserted.length,
+      });
+    } catch (error) {
+      deps.logger.error("order insert failed; the batch will be retried", {
+        error: (error as Error).message,
+        orders: toInsert.length,
+      });
+      for (const { index } of toInsert) results[index] = failed(error);
+    }
+  }
+  return results;
+}

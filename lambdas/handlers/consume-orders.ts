@@ -1,0 +1,30 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { persistOrders } from "../domain/persist-orders.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+import { createPostgresPool } from "../platform/postgres-pool.js";
+import { createRedisClient } from "../platform/redis-client.js";
+
+const deps = {
+  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
+  db: await createPostgresPool(readDatabaseConfig()),
+  now: Date.now,
+  logger,
+};
+
+/**
+ * SQS consumer of the orders queue: persists each batch in one INSERT and
+ * reports only the failed records (ReportBatchItemFailures), so SQS retries
+ * those alone and moves them to the DLQ after maxReceiveCount.
+ */
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // Failures are already logged with context by persistOrders.
+  .use(sqsPartialBatchFailure({ logger: () => {} }))
+  .handler(
+    async (event) => (await persistOrders(deps, event.Records)) as unknown as SQSBatchResponse,
+  );

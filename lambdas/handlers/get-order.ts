@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { OrderNotFoundError } from "../domain/errors.js";
+import { orderStatus } from "../domain/order-status.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { httpHandler } from "../http/http-handler.js";
+import { callerId, pathParameter } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
+import { createPostgresPool } from "../platform/postgres-pool.js";
+import { createRedisClient } from "../platform/redis-client.js";
+
+const deps = {
+  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
+  db: await createPostgresPool(readDatabaseConfig()),
+};
+
+const orderIdSchema = z.string().min(3).max(200);
+
+/** GET /orders/{orderId}: the caller's own order, pending or confirmed; 404 otherwise. */
+export const handler = httpHandler(async (event) => {
+  const orderId = pathParameter(event, "orderId", orderIdSchema);
+  const view = await orderStatus(deps, orderId, callerId(event));
+  if (view === null) throw new OrderNotFoundError(orderId);
+  return json(200, view);
+});

@@ -1,0 +1,24 @@
+import type { CloudFormationCustomResourceEvent } from "aws-lambda";
+import { migrate } from "../db/migrate.js";
+import { readDatabaseConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+import { createPostgresPool } from "../platform/postgres-pool.js";
+
+/**
+ * Custom-resource handler (CDK Provider framework, onEvent) that applies the
+ * SQL migrations on every deploy. Deletes leave the schema alone: tearing the
+ * stack down is the database's own decision (its removal policy).
+ */
+export async function handler(event: CloudFormationCustomResourceEvent) {
+  if (event.RequestType === "Delete") {
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+  const pool = await createPostgresPool(readDatabaseConfig());
+  try {
+    const applied = await migrate(pool);
+    logger.info("migrations applied", { applied });
+    return { PhysicalResourceId: "flash-sale-schema", Data: { Applied: applied.join(",") } };
+  } finally {
+    await pool.end();
+  }
+}
