@@ -18,7 +18,7 @@ import { lambdaContext } from "./lambda-context.js";
 export type SqsLambda = (
   event: SQSEvent,
   context: Context,
-) => Promise<SQSBatchResponse | undefined | void>;
+) => Promise<SQSBatchResponse | undefined>;
 
 export interface SqsEventSourceOptions {
   sqs: SQSClient;

@@ -168,16 +168,14 @@ describe("consume-orders behind the local SQS event source", () => {
     const chunks = Array.from({ length: 1_000 }, (_, i) => messages.slice(i * 10, i * 10 + 10));
     for (let i = 0; i < chunks.length; i += 50) {
       await Promise.all(
-        chunks
-          .slice(i, i + 50)
-          .map((chunk) =>
-            sqs.send(
-              new SendMessageBatchCommand({
-                QueueUrl: queueUrl,
-                Entries: chunk.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
-              }),
-            ),
+        chunks.slice(i, i + 50).map((chunk) =>
+          sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: chunk.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+            }),
           ),
+        ),
       );
     }
 
