@@ -1,0 +1,41 @@
+import { RedisReservations } from "../lambdas/domain/reservations.js";
+import {
+  readDatabaseConfig,
+  readQueuesConfig,
+  readRedisConfig,
+} from "../lambdas/platform/config.js";
+import { createPostgresPool } from "../lambdas/platform/postgres-pool.js";
+import { queueDepth } from "../lambdas/platform/queue-depths.js";
+import { createRedisClient } from "../lambdas/platform/redis-client.js";
+import { createSqsClient } from "../lambdas/platform/sqs-client.js";
+import { useStackEnvDefaults } from "../local/stack-env.js";
+
+/**
+ * Clients for the ops commands, configured by the same variables as the
+ * Lambdas (so they run against AWS from a host inside the VPC), defaulting
+ * to the running local stack.
+ */
+export async function opsContext() {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+  useStackEnvDefaults();
+  const redis = await createRedisClient(readRedisConfig());
+  const db = await createPostgresPool(readDatabaseConfig());
+  const queues = readQueuesConfig();
+  const sqs = createSqsClient(queues.sqs);
+  return {
+    reservations: new RedisReservations(redis),
+    db,
+    sqs,
+    queues,
+    queueDepths: async () => ({
+      orders: await queueDepth(sqs, queues.ordersQueueUrl),
+      dlq: await queueDepth(sqs, queues.deadLetterQueueUrl),
+    }),
+    async close() {
+      redis.disconnect();
+      sqs.destroy();
+      await db.end();
+    },
+  };
+}
