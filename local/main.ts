@@ -1,64 +1,104 @@
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { localJwtSettings } from "./auth.js";
-import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
-import { PROJECT_ROOT, startLocalServices } from "./services/index.js";
+import { logger } from "../lambdas/platform/logger.js";
+import { formatSummary, runDemo } from "./demo.js";
+import { type RunningStack, startStack } from "./stack.js";
+import { STACK_DIR, writeStackEnv } from "./stack-env.js";
 
 /**
- * `npm start`: the whole system on this machine. Real redis-server, Postgres
- * and an SQS-protocol server as child processes, and the Lambda handlers
- * behind a local API Gateway.
+ * `npm start`: boots the whole system on this machine and runs a demo sale.
+ *
+ *   npm start                      boot, run the demo, keep serving until Ctrl-C
+ *   npm start -- --no-demo         boot and serve
+ *   npm start -- --demo-only       boot, run the demo, stop; exit 1 if a check failed
+ *   npm start -- --port 8080       (or PORT=8080) API port; 0 picks a free one
+ *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
+ *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
+ *   --data-dir DIR                 where services keep data (default .local/stack)
  */
-
 const { values: args } = parseArgs({
   options: {
     port: { type: "string" },
     host: { type: "string", default: "127.0.0.1" },
+    demo: { type: "boolean", default: true },
+    "no-demo": { type: "boolean", default: false },
+    "demo-only": { type: "boolean", default: false },
+    buyers: { type: "string", default: "1000" },
+    stock: { type: "string", default: "100" },
+    "batch-size": { type: "string", default: "100" },
+    "batching-window-ms": { type: "string", default: "200" },
+    "consumer-concurrency": { type: "string", default: "2" },
+    "data-dir": { type: "string" },
   },
-  allowPositionals: false,
+  allowNegative: true,
 });
 
-// The SDK warns on Node 20; Lambda runs Node 22, so locally it is noise.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-const port = Number(args.port ?? process.env.PORT ?? 3000);
-const services = await startLocalServices({
-  dir: join(PROJECT_ROOT, ".local", "stack"),
-  durable: true,
-});
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const runDemoSale = args.demo && !args["no-demo"];
+const dataDir = args["data-dir"] ?? STACK_DIR;
 
+let stack: RunningStack | undefined;
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    console.log("\nstopping local stack ...");
-    await services.stop();
+    log("stopping the local stack ...");
+    // Pools see their connections close as Postgres stops; expected here, not worth a warning.
+    logger.setLogLevel("ERROR");
+    await stack?.stop();
+    log("stopped.");
   }
   process.exit(code);
 }
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+process.on("SIGINT", () => void shutdown(130));
+process.on("SIGTERM", () => void shutdown(143));
 
 try {
-  // The handlers read the same variables the CDK stack sets in AWS.
-  Object.assign(process.env, services.env(), {
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+  log("starting redis-server, Postgres and the SQS server ...");
+  stack = await startStack({
+    dir: dataDir,
+    durable: true,
+    port: Number(args.port ?? process.env.PORT ?? 3000),
+    host: args.host,
+    consumer: {
+      batchSize: Number(args["batch-size"]),
+      batchingWindowMs: Number(args["batching-window-ms"]),
+      concurrency: Number(args["consumer-concurrency"]),
+    },
   });
-  const server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });
-  const bound = await listen(server, port, args.host);
-  const env = services.env();
-  console.log(
+  if (dataDir === STACK_DIR) writeStackEnv(stack.env);
+  const env = stack.env;
+  const pid = (service: { pid: number | undefined } | undefined) => `(pid ${service?.pid})`;
+  log(
     [
-      "Flash Sale Engine: local stack is up",
-      `  API (API Gateway v2 emulation)  http://${args.host}:${bound}`,
-      `  Redis                           ${env.REDIS_URL}`,
-      `  Postgres                        ${env.DATABASE_URL}`,
-      `  SQS endpoint                    ${env.SQS_ENDPOINT}`,
-      `  orders queue                    ${env.ORDERS_QUEUE_URL}`,
-      `  data and logs                   ${services.dir}`,
-      "Ctrl-C stops everything.",
+      "",
+      "Flash Sale Engine is running on this machine:",
+      `  API (local API Gateway, payload v2)  ${stack.url}`,
+      `  Redis (AOF, fsync every second)      ${env.REDIS_URL} ${pid(stack.services.redis)}`,
+      `  Postgres                             ${env.DATABASE_URL} ${pid(stack.services.postgres)}`,
+      `  SQS server (fauxqs)                  ${env.SQS_ENDPOINT} ${pid(stack.services.sqs)}`,
+      `    orders queue                       ${env.ORDERS_QUEUE_URL}`,
+      `    dead-letter queue                  ${env.ORDERS_DLQ_URL}`,
+      `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent`,
+      `  data and logs                        ${stack.services.dir}`,
+      "",
     ].join("\n"),
   );
+
+  if (runDemoSale || args["demo-only"]) {
+    const summary = await runDemo({
+      url: stack.url,
+      env,
+      buyers: Number(args.buyers),
+      stock: Number(args.stock),
+      log,
+    });
+    log(`\n${formatSummary(summary)}\n`);
+    if (args["demo-only"]) await shutdown(summary.ok ? 0 : 1);
+  }
+  log(`Serving ${stack.url} until Ctrl-C. Try: curl -s ${stack.url}/sales/<saleId>`);
 } catch (error) {
-  console.error(error);
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   await shutdown(1);
 }

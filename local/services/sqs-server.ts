@@ -67,7 +67,11 @@ export async function createSqsService(options: {
   queues?: Partial<QueueSettings>;
 }): Promise<SqsService> {
   const port = options.port ?? (await freePort());
-  const settings = { ...DEFAULT_QUEUE_SETTINGS, ...options.queues };
+  const settings: QueueSettings = {
+    maxReceiveCount: options.queues?.maxReceiveCount ?? DEFAULT_QUEUE_SETTINGS.maxReceiveCount,
+    visibilityTimeoutSeconds:
+      options.queues?.visibilityTimeoutSeconds ?? DEFAULT_QUEUE_SETTINGS.visibilityTimeoutSeconds,
+  };
   const endpoint = `http://127.0.0.1:${port}`;
   mkdirSync(options.dir, { recursive: true });
   let child: ChildProcess | undefined;

@@ -1,0 +1,224 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
+import { RedisReservations } from "../lambdas/domain/reservations.js";
+import { defineScripts } from "../lambdas/platform/lua-scripts.js";
+import { queueDepth } from "../lambdas/platform/queue-depths.js";
+import { signLocalToken } from "./auth.js";
+import { jsonClient, percentile } from "./http-client.js";
+import { localSqsClient } from "./services/sqs-server.js";
+
+/**
+ * The demo sale `npm start` runs: the classic test of the original system
+ * (100 units, 1,000 concurrent buyers), over HTTP with real tokens, then a
+ * check that the books balance once the queue has drained.
+ */
+
+export interface DemoOptions {
+  url: string;
+  env: Record<string, string>;
+  stock?: number;
+  buyers?: number;
+  perUserLimit?: number;
+  drainTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DemoCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DemoSummary {
+  saleId: string;
+  requests: number;
+  accepted: number;
+  refused: Record<string, number>;
+  otherStatuses: Record<string, number>;
+  sold: number;
+  stock: number;
+  oversold: number;
+  rows: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  wallMs: number;
+  checks: DemoCheck[];
+  ok: boolean;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const stock = options.stock ?? 100;
+  const buyers = options.buyers ?? 1_000;
+  const log = options.log ?? (() => {});
+  const saleId = `demo-${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, "")
+    .slice(0, 14)}-${randomUUID().slice(0, 4)}`;
+  const client = jsonClient(options.url, buyers + 16);
+  const db = new pg.Pool({ connectionString: options.env.DATABASE_URL, max: 2 });
+  const redis = defineScripts(new Redis(options.env.REDIS_URL ?? ""));
+  const sqs = localSqsClient(options.env.SQS_ENDPOINT ?? "");
+
+  try {
+    const admin = await signLocalToken({ sub: "demo-admin", scopes: ["admin"] });
+    const created = await client.call("POST", "/sales", {
+      headers: { authorization: `Bearer ${admin}` },
+      body: { id: saleId, name: "Demo drop", stock, perUserLimit: options.perUserLimit ?? 1 },
+    });
+    if (created.status !== 201)
+      throw new Error(
+        `could not create the demo sale: ${created.status} ${JSON.stringify(created.body)}`,
+      );
+    log(
+      `demo sale ${saleId}: ${stock} units, ${buyers} concurrent buyers, each with their own token`,
+    );
+
+    const tokens = await Promise.all(
+      Array.from({ length: buyers }, (_, i) => signLocalToken({ sub: `buyer-${i}` })),
+    );
+    let done = 0;
+    const progress = setInterval(() => log(`  ... ${done}/${buyers} answered`), 250);
+    const started = performance.now();
+    const replies = await Promise.all(
+      tokens.map(async (token) => {
+        const reply = await client.call("POST", `/sales/${saleId}/buy`, {
+          headers: { authorization: `Bearer ${token}`, "idempotency-key": randomUUID() },
+          body: { quantity: 1 },
+        });
+        done++;
+        return reply;
+      }),
+    );
+    const wallMs = performance.now() - started;
+    clearInterval(progress);
+    log(`  all ${buyers} answered in ${Math.round(wallMs)} ms`);
+
+    const refused: Record<string, number> = {};
+    const otherStatuses: Record<string, number> = {};
+    let accepted = 0;
+    for (const reply of replies) {
+      if (reply.status === 202) accepted++;
+      else if (reply.status === 409) {
+        const code = (reply.body as { error?: { code?: string } })?.error?.code ?? "UNKNOWN";
+        refused[code] = (refused[code] ?? 0) + 1;
+      } else otherStatuses[String(reply.status)] = (otherStatuses[String(reply.status)] ?? 0) + 1;
+    }
+    const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
+
+    log("  waiting for the consumer to drain the queue into Postgres ...");
+    const drainDeadline = Date.now() + (options.drainTimeoutMs ?? 30_000);
+    let rows = 0;
+    let depth = 0;
+    while (Date.now() < drainDeadline) {
+      rows = (await db.query("SELECT count(*)::int AS n FROM orders WHERE sale_id = $1", [saleId]))
+        .rows[0].n;
+      depth = await queueDepth(sqs, options.env.ORDERS_QUEUE_URL ?? "");
+      if (rows >= accepted && depth === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const sale = (await client.call("GET", `/sales/${saleId}`)).body as {
+      sold: number;
+      stock: number;
+    };
+    const reconcile = await reconcileSale(
+      {
+        reservations: new RedisReservations(redis),
+        db,
+        now: Date.now,
+        queueDepths: async () => ({
+          orders: await queueDepth(sqs, options.env.ORDERS_QUEUE_URL ?? ""),
+          dlq: await queueDepth(sqs, options.env.ORDERS_DLQ_URL ?? ""),
+        }),
+      },
+      saleId,
+      { repair: false, graceMs: 60_000 },
+    );
+    const oversold = Math.max(0, sale.sold - sale.stock);
+    const checks: DemoCheck[] = [
+      {
+        name: "no oversell",
+        ok: oversold === 0 && sale.sold <= stock,
+        detail: `sold ${sale.sold} of ${sale.stock}`,
+      },
+      {
+        name: "every unit sold",
+        ok: accepted === Math.min(stock, buyers),
+        detail: `${accepted} accepted`,
+      },
+      {
+        name: "order rows = accepted",
+        ok: rows === accepted,
+        detail: `${rows} rows, ${accepted} accepted`,
+      },
+      {
+        name: "no server errors",
+        ok: Object.keys(otherStatuses).length === 0,
+        detail: JSON.stringify(otherStatuses),
+      },
+      {
+        name: "reconcile clean",
+        ok: reconcile.clean && reconcile.issues.length === 0,
+        detail: reconcile.clean ? "clean" : formatReport(reconcile),
+      },
+    ];
+    return {
+      saleId,
+      requests: buyers,
+      accepted,
+      refused,
+      otherStatuses,
+      sold: sale.sold,
+      stock: sale.stock,
+      oversold,
+      rows,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies.at(-1) ?? 0,
+      wallMs,
+      checks,
+      ok: checks.every((check) => check.ok),
+    };
+  } finally {
+    client.close();
+    redis.disconnect();
+    sqs.destroy();
+    await db.end();
+  }
+}
+
+export function formatSummary(summary: DemoSummary): string {
+  const rows: Array<[string, string]> = [
+    ["requests", String(summary.requests)],
+    ["accepted (202)", String(summary.accepted)],
+    ...Object.entries(summary.refused).map(([code, n]): [string, string] => [
+      `refused ${code} (409)`,
+      String(n),
+    ]),
+    ...Object.entries(summary.otherStatuses).map(([status, n]): [string, string] => [
+      `other status ${status}`,
+      String(n),
+    ]),
+    ["sold / stock", `${summary.sold} / ${summary.stock}`],
+    ["oversold", String(summary.oversold)],
+    ["order rows in Postgres", String(summary.rows)],
+    [
+      "latency p50 / p99 / max",
+      `${summary.p50Ms.toFixed(1)} / ${summary.p99Ms.toFixed(1)} / ${summary.maxMs.toFixed(1)} ms`,
+    ],
+    ["wall time", `${Math.round(summary.wallMs)} ms`],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const lines = [
+    `Demo sale ${summary.saleId}`,
+    ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
+    "Checks:",
+  ];
+  for (const check of summary.checks)
+    lines.push(`  [${check.ok ? "ok" : "FAIL"}] ${check.name}: ${check.detail}`);
+  lines.push(summary.ok ? "All checks passed." : "SOME CHECKS FAILED.");
+  return lines.join("\n");
+}

@@ -1,0 +1,66 @@
+import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { runDemo } from "../../local/demo.js";
+import { PROJECT_ROOT, RUNS_DIR } from "../../local/services/index.js";
+import { isAlive } from "../../local/services/processes.js";
+import { startStack } from "../../local/stack.js";
+
+describe("the embedded local stack", () => {
+  it("boots on free ports, sells a small sale over HTTP, and every accepted order becomes a row", async () => {
+    const stack = await startStack({ port: 0, consumer: { batchSize: 10, batchingWindowMs: 20 } });
+    try {
+      const summary = await runDemo({ url: stack.url, env: stack.env, stock: 20, buyers: 200 });
+      expect(summary).toMatchObject({
+        accepted: 20,
+        refused: { SOLD_OUT: 180 },
+        otherStatuses: {},
+        sold: 20,
+        oversold: 0,
+        rows: 20,
+        ok: true,
+      });
+
+      const db = new pg.Pool({ connectionString: stack.env.DATABASE_URL });
+      const { rows } = await db.query(
+        "SELECT count(*)::int AS n, count(DISTINCT user_id)::int AS users, sum(quantity)::int AS units FROM orders WHERE sale_id = $1",
+        [summary.saleId],
+      );
+      await db.end();
+      expect(rows[0]).toEqual({ n: 20, users: 20, units: 20 });
+    } finally {
+      await stack.stop({ removeData: true });
+    }
+  });
+
+  it("npm start -- --demo-only exits 0 after a passing demo and leaves no service running", async () => {
+    const dir = join(RUNS_DIR, `cli-${Date.now()}`);
+    const { stdout } = await promisify(execFile)(
+      "npx",
+      [
+        "tsx",
+        "local/main.ts",
+        "--demo-only",
+        "--port",
+        "0",
+        "--buyers",
+        "100",
+        "--stock",
+        "10",
+        "--data-dir",
+        dir,
+      ],
+      { cwd: PROJECT_ROOT, timeout: 60_000 },
+    );
+    expect(stdout).toContain("All checks passed.");
+    expect(stdout).toMatch(/order rows in Postgres\s+10/);
+    const pids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(3);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    expect(stdout).toContain("stopped.");
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
