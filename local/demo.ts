@@ -58,7 +58,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     .replace(/[-:.TZ]/g, "")
     .slice(0, 14)}-${randomUUID().slice(0, 4)}`;
   const client = jsonClient(options.url, buyers + 16);
-  const db = new pg.Pool({ connectionString: options.env.DATABASE_URL, max: 2 });
+  const db = new pg.Pool({
+    connectionString: options.env.DATABASE_URL,
+    max: 2,
+    application_name: "demo",
+  });
+  db.on("error", () => {}); // a stop of Postgres may close idle clients
   const redis = defineScripts(new Redis(options.env.REDIS_URL ?? ""));
   const sqs = localSqsClient(options.env.SQS_ENDPOINT ?? "");
 

@@ -58,7 +58,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
     });
 
-    const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1 });
+    const pool = new pg.Pool({
+      connectionString: env.DATABASE_URL,
+      max: 1,
+      application_name: "migrate",
+    });
+
+    pool.on("error", () => {}); // a stop of Postgres may close idle clients
     await migrate(pool);
     await pool.end();
 

@@ -143,6 +143,7 @@ async function canConnect(port: number): Promise<boolean> {
 
 async function ensureDatabase(port: number, database: string): Promise<void> {
   const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+  client.on("error", () => {});
   await client.connect();
   try {
     const exists = await client.query("select 1 from pg_database where datname = $1", [database]);

@@ -24,7 +24,12 @@ describe("the embedded local stack", () => {
         ok: true,
       });
 
-      const db = new pg.Pool({ connectionString: stack.env.DATABASE_URL });
+      const db = new pg.Pool({
+        connectionString: stack.env.DATABASE_URL,
+        application_name: "e2e-test",
+      });
+
+      db.on("error", () => {}); // a stop of Postgres may close idle clients
       const { rows } = await db.query(
         "SELECT count(*)::int AS n, count(DISTINCT user_id)::int AS users, sum(quantity)::int AS units FROM orders WHERE sale_id = $1",
         [summary.saleId],
