@@ -18,4 +18,16 @@ export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
   { routeKey: "GET /sales/{saleId}", handler: "get-sale", authorization: "none", scopes: [] },
   { routeKey: "POST /sales/{saleId}/buy", handler: "buy", authorization: "jwt", scopes: [] },
   { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
+  {
+    routeKey: "POST /admin/sales/{saleId}/reconcile",
+    handler: "admin-reconcile",
+    authorization: "jwt",
+    scopes: ["admin"],
+  },
+  {
+    routeKey: "POST /admin/redrive",
+    handler: "admin-redrive",
+    authorization: "jwt",
+    scopes: ["admin"],
+  },
 ];

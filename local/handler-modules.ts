@@ -8,4 +8,6 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>
   "get-sale": () => import("../lambdas/handlers/get-sale.js"),
   "upsert-sale": () => import("../lambdas/handlers/upsert-sale.js"),
   "get-order": () => import("../lambdas/handlers/get-order.js"),
+  "admin-reconcile": () => import("../lambdas/handlers/admin-reconcile.js"),
+  "admin-redrive": () => import("../lambdas/handlers/admin-redrive.js"),
 };

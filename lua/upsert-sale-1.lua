@@ -12,6 +12,8 @@
   ARGV[4] startsAt, ms since the epoch (0 = open from now)
   ARGV[5] endsAt, ms since the epoch (0 = no end)
   ARGV[6] now, ms since the epoch
+  ARGV[7] rate limit burst: buy requests a buyer may send at once (0 = no limit)
+  ARGV[8] rate limit refill, requests per second
 
   Returns { code, remaining, version }:
      1  created
@@ -27,7 +29,8 @@ local oldStock = tonumber(current[1])
 if oldStock == nil then
   rcall('HSET', KEYS[1],
     'name', ARGV[1], 'stock', stock, 'remaining', stock, 'perUserLimit', ARGV[3],
-    'startsAt', ARGV[4], 'endsAt', ARGV[5], 'version', 1, 'createdAt', ARGV[6], 'updatedAt', ARGV[6])
+    'startsAt', ARGV[4], 'endsAt', ARGV[5], 'version', 1, 'createdAt', ARGV[6], 'updatedAt', ARGV[6],
+    'rateBurst', ARGV[7], 'ratePerSecond', ARGV[8])
   return { 1, stock, 1 }
 end
 
@@ -38,7 +41,8 @@ end
 local remaining = stock - sold
 rcall('HSET', KEYS[1],
   'name', ARGV[1], 'stock', stock, 'remaining', remaining, 'perUserLimit', ARGV[3],
-  'startsAt', ARGV[4], 'endsAt', ARGV[5], 'updatedAt', ARGV[6])
+  'startsAt', ARGV[4], 'endsAt', ARGV[5], 'updatedAt', ARGV[6],
+  'rateBurst', ARGV[7], 'ratePerSecond', ARGV[8])
 -- Any change may turn a sold-out or closed sale back on: bump the version.
 local version = rcall('HINCRBY', KEYS[1], 'version', 1)
 return { 0, remaining, version }

@@ -79,6 +79,13 @@ export class StockBelowSoldError extends DomainError {
   }
 }
 
+export class RateLimitedError extends DomainError {
+  readonly code = "RATE_LIMITED";
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many buy requests; retry in ${retryAfterSeconds} s`);
+  }
+}
+
 /** A dependency (queue, cache) is down; the client may retry after a pause. */
 export class ServiceUnavailableError extends DomainError {
   readonly code = "SERVICE_UNAVAILABLE";

@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import {
   PurchaseRefusedError,
+  RateLimitedError,
   type RefusalReason,
   SaleNotFoundError,
   ServiceUnavailableError,
@@ -58,6 +59,9 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
   });
 
   if (outcome.kind === "not_found") throw new SaleNotFoundError(command.saleId);
+  if (outcome.kind === "rate_limited") {
+    throw new RateLimitedError(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+  }
   if (outcome.kind === "refused") {
     throw new PurchaseRefusedError(outcome.reason, REFUSAL_MESSAGES[outcome.reason]);
   }

@@ -6,7 +6,7 @@ import type {
   UpsertSaleReply,
 } from "../platform/lua-scripts.js";
 import type { RefusalReason } from "./errors.js";
-import { type Sale, saleFromHash, saleKeys } from "./sale.js";
+import { DEFAULT_RATE_LIMIT, rateKey, type Sale, saleFromHash, saleKeys } from "./sale.js";
 
 /**
  * The sale's state in Redis, reached only through the Lua scripts (writes)
@@ -16,9 +16,10 @@ import { type Sale, saleFromHash, saleKeys } from "./sale.js";
 export type ReserveOutcome =
   | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
   | { kind: "refused"; reason: RefusalReason; remaining: number; version: number }
+  | { kind: "rate_limited"; retryAfterMs: number }
   | { kind: "not_found" };
 
-/** Mirrors the codes documented in lua/reserve-4.lua. */
+/** Mirrors the codes documented in lua/reserve-5.lua. */
 const REFUSALS: Record<number, RefusalReason> = {
   [-2]: "SALE_NOT_OPEN",
   [-3]: "SALE_ENDED",
@@ -32,8 +33,10 @@ export function reserveOutcome([code, orderId, remaining, version]: ReserveReply
     return { kind: "accepted", orderId, remaining, version, replayed: code === 2 };
   }
   if (code === -1) return { kind: "not_found" };
+  // For a rate-limited buy the script returns the wait in the third slot.
+  if (code === -7) return { kind: "rate_limited", retryAfterMs: remaining };
   const reason = REFUSALS[code];
-  if (reason === undefined) throw new Error(`reserve-4.lua returned unknown code ${code}`);
+  if (reason === undefined) throw new Error(`reserve-5.lua returned unknown code ${code}`);
   return { kind: "refused", reason, remaining, version };
 }
 
@@ -122,6 +125,8 @@ export interface SaleDefinition {
   perUserLimit: number;
   startsAtMs: number;
   endsAtMs: number;
+  /** Buy requests per buyer: burst, then perSecond; burst 0 turns the limit off. Defaults apply when absent. */
+  rateLimit?: { burst: number; perSecond: number };
 }
 
 export class RedisReservations {
@@ -134,6 +139,7 @@ export class RedisReservations {
       keys.buyers,
       keys.orders,
       keys.idempotency,
+      rateKey(request.saleId, request.userId),
       request.userId,
       request.quantity,
       request.nowMs,
@@ -194,6 +200,8 @@ export class RedisReservations {
       sale.startsAtMs,
       sale.endsAtMs,
       nowMs,
+      sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
+      sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
     );
     if (code === -1) return { kind: "stock_below_sold", sold: remaining };
     return { kind: code === 1 ? "created" : "updated", remaining, version };

@@ -27,6 +27,7 @@ export interface Sale {
   startsAt: string | null;
   endsAt: string | null;
   status: SaleStatus;
+  rateLimit: { burst: number; perSecond: number };
   version: number;
 }
 
@@ -36,6 +37,14 @@ export interface SaleKeys {
   orders: string;
   idempotency: string;
 }
+
+/** A buyer's rate-limit bucket for a sale; in the sale's slot like its other keys. */
+export function rateKey(saleId: string, userId: string): string {
+  return `{sale:${saleId}}:rate:${userId}`;
+}
+
+/** Default buy-request rate per buyer and sale: a burst of a few clicks, then one per second. */
+export const DEFAULT_RATE_LIMIT = { burst: 5, perSecond: 1 } as const;
 
 /**
  * All keys of a sale share the hash tag `{sale:<id>}`, so they sit in one
@@ -84,6 +93,10 @@ export function saleFromHash(
     startsAt: toIso(startsAtMs),
     endsAt: toIso(endsAtMs),
     status: saleStatus({ remaining, startsAtMs, endsAtMs }, nowMs),
+    rateLimit: {
+      burst: Number(hash.rateBurst ?? DEFAULT_RATE_LIMIT.burst),
+      perSecond: Number(hash.ratePerSecond ?? DEFAULT_RATE_LIMIT.perSecond),
+    },
     version: Number(hash.version ?? 0),
   };
 }

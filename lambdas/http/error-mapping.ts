@@ -7,6 +7,7 @@ import {
   OrderNotFoundError,
   PayloadTooLargeError,
   PurchaseRefusedError,
+  RateLimitedError,
   SaleNotFoundError,
   ServiceUnavailableError,
   StockBelowSoldError,
@@ -22,13 +23,14 @@ export function statusOf(error: DomainError): number {
   if (error instanceof SaleNotFoundError || error instanceof OrderNotFoundError) return 404;
   if (error instanceof PurchaseRefusedError || error instanceof StockBelowSoldError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof RateLimitedError) return 429;
   if (error instanceof ServiceUnavailableError) return 503;
   return 400;
 }
 
 export function domainErrorResponse(error: DomainError): APIGatewayProxyStructuredResultV2 {
   const headers: Record<string, string> = {};
-  if (error instanceof ServiceUnavailableError) {
+  if (error instanceof ServiceUnavailableError || error instanceof RateLimitedError) {
     headers["retry-after"] = String(error.retryAfterSeconds);
   }
   if (error instanceof UnauthorizedError) headers["www-authenticate"] = "Bearer";

@@ -38,6 +38,12 @@ export const saleDefinitionSchema = z
     perUserLimit: z.number().int().min(1).max(MAX_QUANTITY_PER_REQUEST),
     startsAt: instant.nullish(),
     endsAt: instant.nullish(),
+    rateLimit: z
+      .object({
+        burst: z.number().int().min(0).max(10_000),
+        perSecond: z.number().positive().max(10_000),
+      })
+      .optional(),
   })
   .refine((sale) => !sale.startsAt || !sale.endsAt || sale.endsAt > sale.startsAt, {
     message: "endsAt must be after startsAt",
@@ -50,4 +56,5 @@ export const saleDefinitionSchema = z
     perUserLimit: sale.perUserLimit,
     startsAtMs: sale.startsAt ?? 0,
     endsAtMs: sale.endsAt ?? 0,
+    rateLimit: sale.rateLimit,
   }));

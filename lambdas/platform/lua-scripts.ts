@@ -12,7 +12,7 @@ import type { Redis, Result } from "ioredis";
  * once, at import.
  */
 export const SCRIPT_FILES = {
-  reserve: "reserve-4",
+  reserve: "reserve-5",
   release: "release-4",
   confirm: "confirm-3",
   upsertSale: "upsert-sale-1",
@@ -59,6 +59,7 @@ declare module "ioredis" {
       buyersKey: string,
       ordersKey: string,
       idemKey: string,
+      rateKey: string,
       userId: string,
       quantity: number,
       nowMs: number,
@@ -90,6 +91,8 @@ declare module "ioredis" {
       startsAtMs: number,
       endsAtMs: number,
       nowMs: number,
+      rateBurst: number,
+      ratePerSecond: number,
     ): Result<UpsertSaleReply, Context>;
   }
 }

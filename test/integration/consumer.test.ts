@@ -40,7 +40,15 @@ async function invoke(handler: SqsLambda, records: ReturnType<typeof sqsRecord>[
 async function reservedOrders(count: number, stock = count) {
   const saleId = uniqueSaleId("c");
   await reservations.upsertSale(
-    { id: saleId, name: "c", stock, perUserLimit: 20, startsAtMs: 0, endsAtMs: 0 },
+    {
+      id: saleId,
+      name: "c",
+      stock,
+      perUserLimit: 20,
+      startsAtMs: 0,
+      endsAtMs: 0,
+      rateLimit: { burst: 0, perSecond: 1 },
+    },
     Date.now(),
   );
   const messages = await Promise.all(

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
+import { RedisReservations, type SaleDefinition } from "../../lambdas/domain/reservations.js";
 import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
 import { saleSnapshot, testRedis, uniqueSaleId } from "../support/fixtures.js";
 
@@ -17,14 +17,7 @@ beforeAll(() => {
 });
 afterAll(() => redis.quit());
 
-async function openSale(
-  overrides: Partial<{
-    stock: number;
-    perUserLimit: number;
-    startsAtMs: number;
-    endsAtMs: number;
-  }> = {},
-) {
+async function openSale(overrides: Partial<SaleDefinition> = {}) {
   const id = uniqueSaleId();
   await reservations.upsertSale(
     { id, name: "Test drop", stock: 10, perUserLimit: 2, startsAtMs: 0, endsAtMs: 0, ...overrides },
@@ -52,7 +45,11 @@ function reserve(
 
 describe("reserve-4.lua", () => {
   it("reserves exactly the stock under 10,000 concurrent buys from 1,000 users with limit 2", async () => {
-    const saleId = await openSale({ stock: 100, perUserLimit: 2 });
+    const saleId = await openSale({
+      stock: 100,
+      perUserLimit: 2,
+      rateLimit: { burst: 0, perSecond: 1 },
+    });
     // Each user fires ten buys back to back, so the limit is hit before the stock runs out.
     const attempts = Array.from({ length: 10_000 }, (_, i) =>
       reserve(saleId, `user-${Math.floor(i / 10)}`),

@@ -6,6 +6,7 @@
   KEYS[2] units per buyer    {sale:<id>}:buyers   (userId -> units held)
   KEYS[3] orders             {sale:<id>}:orders   (orderId -> JSON order record)
   KEYS[4] idempotency index  {sale:<id>}:idem     (userId .. "\n" .. key -> orderId)
+  KEYS[5] buyer's rate bucket {sale:<id>}:rate:<userId>  (tokens, at); expires once full again
 
   ARGV[1] user id
   ARGV[2] quantity (positive integer; the caller validates it)
@@ -22,17 +23,43 @@
     -4  sold out
     -5  not enough units left for the quantity asked
     -6  per-user limit reached
+    -7  rate limited: the buyer sent too many buy requests; the third value is the wait in ms
 
-  Every key may be missing: a missing sale is -1, a missing buyer counts as 0.
+  Every key may be missing: a missing sale is -1, a missing buyer counts as 0,
+  a missing bucket is full.
+
+  The rate limit is a token bucket per buyer and sale (sale fields rateBurst,
+  ratePerSecond; defaults 5 and 1): a few quick clicks pass, a script hammering
+  buy is refused before any other work. Every buy request takes a token.
 ]]
 local rcall = redis.call
 
-local sale = rcall('HMGET', KEYS[1], 'remaining', 'perUserLimit', 'startsAt', 'endsAt', 'version')
+local sale = rcall('HMGET', KEYS[1], 'remaining', 'perUserLimit', 'startsAt', 'endsAt', 'version',
+  'rateBurst', 'ratePerSecond')
 local remaining = tonumber(sale[1])
 if remaining == nil then
   return { -1, '', 0, 0 }
 end
 local version = tonumber(sale[5]) or 0
+local now = tonumber(ARGV[3])
+
+local burst = tonumber(sale[6]) or 5
+local perSecond = tonumber(sale[7]) or 1
+if burst > 0 and perSecond > 0 then
+  local bucket = rcall('HMGET', KEYS[5], 'tokens', 'at')
+  local tokens = tonumber(bucket[1])
+  local at = tonumber(bucket[2]) or now
+  if tokens == nil then
+    tokens = burst
+  else
+    tokens = math.min(burst, tokens + math.max(0, now - at) * perSecond / 1000)
+  end
+  if tokens < 1 then
+    return { -7, '', math.ceil((1 - tokens) * 1000 / perSecond), version }
+  end
+  rcall('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'at', ARGV[3])
+  rcall('PEXPIRE', KEYS[5], math.ceil(burst * 1000 / perSecond) + 1000)
+end
 
 local userId = ARGV[1]
 local idemField = nil
@@ -44,7 +71,6 @@ if ARGV[5] ~= '' then
   end
 end
 
-local now = tonumber(ARGV[3])
 local startsAt = tonumber(sale[3]) or 0
 if now < startsAt then
   return { -2, '', remaining, version }

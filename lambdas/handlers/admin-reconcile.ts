@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { reconcileSale } from "../domain/reconcile.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { saleIdSchema } from "../domain/sale.js";
+import { httpHandler } from "../http/http-handler.js";
+import { pathParameter, requireScope, validBody } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { readDatabaseConfig, readQueuesConfig, readRedisConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+import { createPostgresPool } from "../platform/postgres-pool.js";
+import { queueDepth } from "../platform/queue-depths.js";
+import { createRedisClient } from "../platform/redis-client.js";
+import { createSqsClient } from "../platform/sqs-client.js";
+
+const queues = readQueuesConfig();
+const sqs = createSqsClient(queues.sqs);
+const deps = {
+  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
+  db: await createPostgresPool(readDatabaseConfig()),
+  now: Date.now,
+  queueDepths: async () => ({
+    orders: await queueDepth(sqs, queues.ordersQueueUrl),
+    dlq: await queueDepth(sqs, queues.deadLetterQueueUrl),
+  }),
+};
+
+const requestSchema = z
+  .object({
+    repair: z.boolean().default(false),
+    graceSeconds: z.number().int().min(0).max(86_400).default(300),
+  })
+  .optional()
+  .transform((body) => body ?? { repair: false, graceSeconds: 300 });
+
+/** POST /admin/sales/{saleId}/reconcile (admin): the reconcile report, optionally repairing. */
+export const handler = httpHandler(async (event) => {
+  const adminId = requireScope(event, "admin");
+  const saleId = pathParameter(event, "saleId", saleIdSchema);
+  const { repair, graceSeconds } = validBody(event, requestSchema);
+  const report = await reconcileSale(deps, saleId, { repair, graceMs: graceSeconds * 1000 });
+  logger.info("reconcile", {
+    saleId,
+    adminId,
+    repair,
+    clean: report.clean,
+    issues: report.issues.length,
+  });
+  return json(200, report);
+});
