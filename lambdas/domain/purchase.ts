@@ -9,6 +9,7 @@ import {
 import type { OrderQueue } from "./order-message.js";
 import type { RedisReservations, ReleaseOutcome } from "./reservations.js";
 import { newOrderId } from "./sale.js";
+import type { SoldOutCache } from "./sold-out-cache.js";
 
 export interface BuyCommand {
   saleId: string;
@@ -36,6 +37,8 @@ export const QUEUE_RETRY_AFTER_SECONDS = 1;
 
 export interface PurchaseDeps {
   reservations: RedisReservations;
+  /** Refusals learned from Redis, answered from memory for a short time; see sold-out-cache.ts. */
+  soldOut?: SoldOutCache;
   queue: OrderQueue;
   now: () => number;
   uuid: () => string;
@@ -48,6 +51,9 @@ export interface PurchaseDeps {
  * so a refused client never leaves a unit locked away.
  */
 export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
+  const cached = deps.soldOut?.refusal(command.saleId);
+  if (cached !== undefined) throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached]);
+
   const nowMs = deps.now();
   const outcome = await deps.reservations.reserve({
     saleId: command.saleId,
@@ -63,8 +69,12 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
     throw new RateLimitedError(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
   }
   if (outcome.kind === "refused") {
+    if (outcome.reason === "SOLD_OUT" || outcome.reason === "SALE_ENDED") {
+      deps.soldOut?.remember(command.saleId, outcome.reason, outcome.version);
+    }
     throw new PurchaseRefusedError(outcome.reason, REFUSAL_MESSAGES[outcome.reason]);
   }
+  deps.soldOut?.observe(command.saleId, outcome.version);
   // A replay was enqueued by the original request; sending again would only add a duplicate.
   if (outcome.replayed) {
     return { orderId: outcome.orderId, remaining: outcome.remaining, replayed: true };

@@ -3,6 +3,7 @@ import { InvalidRequestError } from "../domain/errors.js";
 import { buy } from "../domain/purchase.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
+import { SoldOutCache } from "../domain/sold-out-cache.js";
 import { httpHandler } from "../http/http-handler.js";
 import { callerId, header, pathParameter, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -17,6 +18,7 @@ const config = readBuyConfig();
 const deps = {
   reservations: new RedisReservations(await createRedisClient(config.redis)),
   queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
+  soldOut: new SoldOutCache(config.soldOutCacheMs, Date.now),
   now: Date.now,
   uuid: randomUUID,
   logger,

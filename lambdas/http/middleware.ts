@@ -50,6 +50,9 @@ export function httpErrors<E extends APIGatewayProxyEventV2>(): HttpMiddleware<E
       const error = request.error;
       if (error instanceof DomainError) {
         request.response = domainErrorResponse(error);
+        // Refusals are the bulk of a sale's traffic: logged at debug, so only the
+        // invocations Powertools samples (POWERTOOLS_LOGGER_SAMPLE_RATE) write them.
+        logger.debug("request refused", { code: error.code, status: request.response.statusCode });
         return;
       }
       logger.error("unhandled error", error instanceof Error ? error : String(error));

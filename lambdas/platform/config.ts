@@ -86,6 +86,8 @@ export interface BuyConfig {
   redis: RedisConfig;
   sqs: SqsConfig;
   ordersQueueUrl: string;
+  /** How long a container answers SOLD_OUT/SALE_ENDED from memory; 0 turns it off. */
+  soldOutCacheMs: number;
 }
 
 export function readRedisConfig(env: Env = process.env): RedisConfig {
@@ -171,5 +173,6 @@ export function readBuyConfig(env: Env = process.env): BuyConfig {
     redis: readRedisConfig(env),
     sqs: readSqsConfig(env),
     ordersQueueUrl: url(env, "ORDERS_QUEUE_URL", ["http:", "https:"]).toString(),
+    soldOutCacheMs: integer(env, "SOLD_OUT_CACHE_MS", 500, 0, 10_000),
   };
 }

@@ -9,7 +9,9 @@ import type { SqsConfig } from "./config.js";
  * An SQS client with keep-alive sockets and hard deadlines. The SDK's default
  * handler has no request timeout, so a black-holed endpoint would hang every
  * buy until the Lambda timed out; here a send fails within
- * maxAttempts × requestTimeout and the reservation is released.
+ * maxAttempts × (connect + request timeout) and the reservation is released.
+ * Note `throwOnRequestTimeout`: without it, current @smithy/node-http-handler
+ * only logs a warning when requestTimeout passes and keeps waiting.
  */
 export function createSqsClient(config: SqsConfig): SQSClient {
   const agentOptions = { keepAlive: true, maxSockets: 256 };
@@ -23,6 +25,7 @@ export function createSqsClient(config: SqsConfig): SQSClient {
     requestHandler: new NodeHttpHandler({
       connectionTimeout: config.connectTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
+      throwOnRequestTimeout: true,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpLambda } from "../../local/http-host.js";
@@ -280,7 +281,65 @@ describe("POST /sales", () => {
   });
 });
 
+describe("the sold-out short-circuit", () => {
+  const evalshaCalls = async () =>
+    Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+
+  it("answers a sold-out storm from memory, without calling Redis", async () => {
+    const saleId = await createSale({
+      stock: 1,
+      perUserLimit: 1,
+      rateLimit: { burst: 0, perSecond: 1 },
+    });
+    expect((await invoke(buy, buyEvent(saleId, "first"))).status).toBe(202);
+    expect((await invoke(buy, buyEvent(saleId, "second"))).body).toMatchObject({
+      error: { code: "SOLD_OUT" },
+    });
+
+    const before = await evalshaCalls();
+    const storm = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => invoke(buy, buyEvent(saleId, `late-${i}`))),
+    );
+    expect(new Set(storm.map((r) => r.status))).toEqual(new Set([409]));
+    expect(storm[0]?.body).toEqual({
+      error: { code: "SOLD_OUT", message: "The sale is sold out" },
+    });
+    expect((await evalshaCalls()) - before).toBe(0);
+  });
+
+  it("sells restocked units again once the flag's bound (SOLD_OUT_CACHE_MS) has passed", async () => {
+    const saleId = await createSale({
+      stock: 1,
+      perUserLimit: 1,
+      rateLimit: { burst: 0, perSecond: 1 },
+    });
+    await invoke(buy, buyEvent(saleId, "first"));
+    expect((await invoke(buy, buyEvent(saleId, "second"))).status).toBe(409);
+    await invoke(
+      upsertSale,
+      createSaleEvent({ id: saleId, name: "Console launch", stock: 2, perUserLimit: 1 }),
+    );
+
+    await new Promise((resolve) => setTimeout(resolve, 550));
+    expect((await invoke(buy, buyEvent(saleId, "second"))).status).toBe(202);
+  });
+});
+
 describe("when the order cannot be queued", () => {
+  // A server that accepts connections and never answers: a black-holed endpoint.
+  let blackhole: Server;
+  let blackholePort = 0;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    blackhole = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, "127.0.0.1", resolve));
+    blackholePort = (blackhole.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy();
+    blackhole.close();
+  });
+
   async function buyHandlerWith(env: Record<string, string>): Promise<HttpLambda> {
     const saved = { ...process.env };
     Object.assign(process.env, env);
@@ -298,14 +357,25 @@ describe("when the order cannot be queued", () => {
       () => ({ ORDERS_QUEUE_URL: `${process.env.ORDERS_QUEUE_URL}-missing` }),
     ],
     ["the SQS endpoint refuses connections", () => ({ SQS_ENDPOINT: "http://127.0.0.1:9" })],
+    [
+      "the SQS endpoint accepts but never answers",
+      () => ({
+        SQS_ENDPOINT: `http://127.0.0.1:${blackholePort}`,
+        SQS_REQUEST_TIMEOUT_MS: "300",
+        SQS_MAX_ATTEMPTS: "2",
+      }),
+    ],
   ])("answers 503 with Retry-After and puts the unit back when %s", async (_label, env) => {
     const failingBuy = await buyHandlerWith(env());
     const saleId = await createSale({ stock: 1, perUserLimit: 1 });
 
+    const started = Date.now();
     const reply = await invoke(
       failingBuy,
       buyEvent(saleId, "alice", undefined, { "idempotency-key": "k1" }),
     );
+    // Bounded by the SDK deadlines (2 attempts x 300 ms for the black hole), never by the Lambda timeout.
+    expect(Date.now() - started).toBeLessThan(3_000);
     expect(reply.status).toBe(503);
     expect(reply.headers["retry-after"]).toBe("1");
     expect(reply.body).toMatchObject({ error: { code: "SERVICE_UNAVAILABLE" } });
