@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 
 /**
@@ -26,7 +27,16 @@ export function localJwtSettings(
   };
 }
 
-const keyOf = (secret: string) => new TextEncoder().encode(secret);
+// One KeyObject per secret: handing jose raw bytes makes it import the key on every call.
+const keys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret, "utf8"));
+    keys.set(secret, key);
+  }
+  return key;
+}
 
 export type Claims = Record<string, string | number | boolean | string[]>;
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
 import { formatSummary, runDemo } from "./demo.js";
@@ -14,6 +15,7 @@ import { STACK_DIR, writeStackEnv } from "./stack-env.js";
  *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *   --data-dir DIR                 where services keep data (default .local/stack)
+ *   --workers N                    HTTP worker processes (default: one per core; 0 = in-process)
  */
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     "batching-window-ms": { type: "string", default: "200" },
     "consumer-concurrency": { type: "string", default: "2" },
     "data-dir": { type: "string" },
+    workers: { type: "string", default: String(availableParallelism()) },
   },
   allowNegative: true,
 });
@@ -59,6 +62,7 @@ try {
     durable: true,
     port: Number(args.port ?? process.env.PORT ?? 3000),
     host: args.host,
+    workers: Number(args.workers),
     consumer: {
       batchSize: Number(args["batch-size"]),
       batchingWindowMs: Number(args["batching-window-ms"]),
@@ -73,6 +77,7 @@ try {
       "",
       "Flash Sale Engine is running on this machine:",
       `  API (local API Gateway, payload v2)  ${stack.url}`,
+      `    HTTP workers                       ${stack.workerPids.length === 0 ? "in-process" : `${stack.workerPids.length} (pids ${stack.workerPids.join(", ")})`}`,
       `  Redis (AOF, fsync every second)      ${env.REDIS_URL} ${pid(stack.services.redis)}`,
       `  Postgres                             ${env.DATABASE_URL} ${pid(stack.services.postgres)}`,
       `  SQS server (fauxqs)                  ${env.SQS_ENDPOINT} ${pid(stack.services.sqs)}`,

@@ -1,9 +1,12 @@
+import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
+import { join } from "node:path";
 import pg from "pg";
 import { migrate } from "../lambdas/db/migrate.js";
 import { localJwtSettings } from "./auth.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
+import { freePort } from "./services/processes.js";
 import { localSqsClient } from "./services/sqs-server.js";
 import { type SqsEventSource, type SqsLambda, startSqsEventSource } from "./sqs-event-source.js";
 
@@ -20,6 +23,11 @@ export interface StackOptions {
   host?: string;
   durable?: boolean;
   consumer?: { batchSize?: number; batchingWindowMs?: number; concurrency?: number };
+  /**
+   * HTTP worker processes (node:cluster), each with its own handler modules,
+   * as Lambda runs many containers; 0 serves from this process (tests).
+   */
+  workers?: number;
   /** Receives before a message moves to the DLQ. */
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
@@ -27,6 +35,8 @@ export interface StackOptions {
 
 export interface RunningStack {
   url: string;
+  /** Process ids of the HTTP workers (empty when serving in-process). */
+  workerPids: number[];
   services: LocalServices;
   env: Record<string, string>;
   consumer: SqsEventSource;
@@ -44,11 +54,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     },
   });
   let server: Server | undefined;
+  let workers: Worker[] = [];
   let consumer: SqsEventSource | undefined;
   const stop = async (stopOptions: { removeData?: boolean } = {}) => {
     await consumer?.stop();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
     server?.closeAllConnections();
+    await Promise.all(workers.map(stopWorker));
     await services.stop(stopOptions);
   };
   try {
@@ -68,9 +80,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     await migrate(pool);
     await pool.end();
 
-    server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });
     const host = options.host ?? "127.0.0.1";
-    const port = await listen(server, options.port ?? 3000, host);
+    let port: number;
+    if ((options.workers ?? 0) > 0) {
+      port = options.port || (await freePort());
+      workers = await startWorkers(options.workers ?? 1, {
+        ...env,
+        LOCAL_HTTP_PORT: String(port),
+        LOCAL_HTTP_HOST: host,
+      });
+    } else {
+      server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });
+      port = await listen(server, options.port ?? 3000, host);
+    }
 
     const consume = (await import("../lambdas/handlers/consume-orders.js"))
       .handler as unknown as SqsLambda;
@@ -84,9 +106,44 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       waitTimeSeconds: 1,
     });
     const running = consumer;
-    return { url: `http://${host}:${port}`, services, env, consumer: running, stop };
+    return {
+      url: `http://${host}:${port}`,
+      services,
+      env,
+      consumer: running,
+      workerPids: workers.map((worker) => worker.process.pid ?? 0),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+async function startWorkers(count: number, env: Record<string, string>): Promise<Worker[]> {
+  cluster.setupPrimary({ exec: join(import.meta.dirname, "http-worker.ts"), silent: false });
+  const workers = Array.from({ length: count }, () => cluster.fork({ ...process.env, ...env }));
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          worker.once("message", (message: { ready?: boolean }) =>
+            message.ready ? resolve() : undefined,
+          );
+          worker.once("exit", (code) =>
+            reject(new Error(`HTTP worker exited with code ${code} before it was ready`)),
+          );
+        }),
+    ),
+  );
+  return workers;
+}
+
+async function stopWorker(worker: Worker): Promise<void> {
+  if (worker.isDead()) return;
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.disconnect();
+  const timer = setTimeout(() => worker.kill("SIGKILL"), 3_000);
+  await exited;
+  clearTimeout(timer);
 }

@@ -41,7 +41,7 @@ describe("the embedded local stack", () => {
     }
   });
 
-  it("npm start -- --demo-only exits 0 after a passing demo and leaves no service running", async () => {
+  it("npm start -- --demo-only (2 HTTP workers) exits 0 after a passing demo and leaves no process running", async () => {
     const dir = join(RUNS_DIR, `cli-${Date.now()}`);
     const { stdout } = await promisify(execFile)(
       "npx",
@@ -51,6 +51,8 @@ describe("the embedded local stack", () => {
         "--demo-only",
         "--port",
         "0",
+        "--workers",
+        "2",
         "--buyers",
         "100",
         "--stock",
@@ -62,9 +64,11 @@ describe("the embedded local stack", () => {
     );
     expect(stdout).toContain("All checks passed.");
     expect(stdout).toMatch(/order rows in Postgres\s+10/);
-    const pids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
-    expect(pids).toHaveLength(3);
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    const servicePids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const workerPids = (/\(pids ([\d, ]+)\)/.exec(stdout)?.[1] ?? "").split(", ").map(Number);
+    expect(servicePids).toHaveLength(3);
+    expect(workerPids).toHaveLength(2);
+    for (const pid of [...servicePids, ...workerPids]) expect(isAlive(pid)).toBe(false);
     expect(stdout).toContain("stopped.");
     rmSync(dir, { recursive: true, force: true });
   });
