@@ -32,6 +32,8 @@ export class PurchaseRefusedError extends DomainError {
   constructor(
     readonly code: RefusalReason,
     message: string,
+    /** Answered by the container's sold-out cache, without asking Redis. */
+    readonly fromMemory = false,
   ) {
     super(message);
   }

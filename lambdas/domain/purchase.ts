@@ -52,7 +52,7 @@ export interface PurchaseDeps {
  */
 export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
   const cached = deps.soldOut?.refusal(command.saleId);
-  if (cached !== undefined) throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached]);
+  if (cached !== undefined) throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached], true);
 
   const nowMs = deps.now();
   const outcome = await deps.reservations.reserve({

@@ -19,7 +19,7 @@ export type ReserveOutcome =
   | { kind: "rate_limited"; retryAfterMs: number }
   | { kind: "not_found" };
 
-/** Mirrors the codes documented in lua/reserve-5.lua. */
+/** Mirrors the codes documented in lua/reserve-6.lua. */
 const REFUSALS: Record<number, RefusalReason> = {
   [-2]: "SALE_NOT_OPEN",
   [-3]: "SALE_ENDED",
@@ -36,7 +36,7 @@ export function reserveOutcome([code, orderId, remaining, version]: ReserveReply
   // For a rate-limited buy the script returns the wait in the third slot.
   if (code === -7) return { kind: "rate_limited", retryAfterMs: remaining };
   const reason = REFUSALS[code];
-  if (reason === undefined) throw new Error(`reserve-5.lua returned unknown code ${code}`);
+  if (reason === undefined) throw new Error(`reserve-6.lua returned unknown code ${code}`);
   return { kind: "refused", reason, remaining, version };
 }
 
@@ -140,6 +140,7 @@ export class RedisReservations {
       keys.orders,
       keys.idempotency,
       rateKey(request.saleId, request.userId),
+      keys.stats,
       request.userId,
       request.quantity,
       request.nowMs,

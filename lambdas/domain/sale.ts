@@ -36,6 +36,8 @@ export interface SaleKeys {
   buyers: string;
   orders: string;
   idempotency: string;
+  /** Live counters: outcomes (written by reserve-6.lua) and latency buckets (written by the buy containers). */
+  stats: string;
 }
 
 /** A buyer's rate-limit bucket for a sale; in the sale's slot like its other keys. */
@@ -57,6 +59,7 @@ export function saleKeys(saleId: string): SaleKeys {
     buyers: `${tag}:buyers`,
     orders: `${tag}:orders`,
     idempotency: `${tag}:idem`,
+    stats: `${tag}:stats`,
   };
 }
 

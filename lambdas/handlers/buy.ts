@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { InvalidRequestError } from "../domain/errors.js";
+import { BuyStatsRecorder } from "../domain/buy-stats.js";
+import {
+  InvalidRequestError,
+  PurchaseRefusedError,
+  RateLimitedError,
+  ServiceUnavailableError,
+} from "../domain/errors.js";
 import { buy } from "../domain/purchase.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
@@ -15,8 +21,10 @@ import { createSqsClient, SqsOrderQueue } from "../platform/sqs-client.js";
 
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();
+const redis = await createRedisClient(config.redis);
+const stats = new BuyStatsRecorder(redis, Date.now);
 const deps = {
-  reservations: new RedisReservations(await createRedisClient(config.redis)),
+  reservations: new RedisReservations(redis),
   queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
   soldOut: new SoldOutCache(config.soldOutCacheMs, Date.now),
   now: Date.now,
@@ -31,15 +39,39 @@ export const handler = httpHandler(async (event) => {
   const { quantity } = validBody(event, buyRequestSchema);
   const idempotencyKey = idempotencyKeyOf(header(event, "idempotency-key"));
 
-  const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
-  logger.info("buy accepted", {
-    saleId,
-    orderId: order.orderId,
-    quantity,
-    replayed: order.replayed,
-  });
-  return json(202, { orderId: order.orderId, status: "pending" });
+  const started = performance.now();
+  let known = true;
+  try {
+    const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
+    logger.info("buy accepted", {
+      saleId,
+      orderId: order.orderId,
+      quantity,
+      replayed: order.replayed,
+    });
+    return json(202, { orderId: order.orderId, status: "pending" });
+  } catch (error) {
+    known = countWhatRedisDidNotSee(saleId, error);
+    throw error;
+  } finally {
+    // No counters for unknown sales: random ids must not create keys.
+    if (known) stats.latency(saleId, performance.now() - started);
+    stats.maybeFlush();
+  }
 });
+
+/** reserve-6.lua counts its own outcomes; refusals from memory and failed sends never reach it. */
+function countWhatRedisDidNotSee(saleId: string, error: unknown): boolean {
+  if (error instanceof PurchaseRefusedError && error.fromMemory)
+    stats.count(saleId, `refused:${error.code}`);
+  else if (error instanceof ServiceUnavailableError)
+    stats.count(saleId, "errors:SERVICE_UNAVAILABLE");
+  return (
+    error instanceof PurchaseRefusedError ||
+    error instanceof ServiceUnavailableError ||
+    error instanceof RateLimitedError
+  );
+}
 
 function idempotencyKeyOf(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;

@@ -12,7 +12,7 @@ import type { Redis, Result } from "ioredis";
  * once, at import.
  */
 export const SCRIPT_FILES = {
-  reserve: "reserve-5",
+  reserve: "reserve-6",
   release: "release-4",
   confirm: "confirm-3",
   upsertSale: "upsert-sale-1",
@@ -60,6 +60,7 @@ declare module "ioredis" {
       ordersKey: string,
       idemKey: string,
       rateKey: string,
+      statsKey: string,
       userId: string,
       quantity: number,
       nowMs: number,

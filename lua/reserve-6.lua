@@ -7,6 +7,7 @@
   KEYS[3] orders             {sale:<id>}:orders   (orderId -> JSON order record)
   KEYS[4] idempotency index  {sale:<id>}:idem     (userId .. "\n" .. key -> orderId)
   KEYS[5] buyer's rate bucket {sale:<id>}:rate:<userId>  (tokens, at); expires once full again
+  KEYS[6] live counters      {sale:<id>}:stats    (outcome -> count), read by the stats endpoint
 
   ARGV[1] user id
   ARGV[2] quantity (positive integer; the caller validates it)
@@ -34,6 +35,13 @@
 ]]
 local rcall = redis.call
 
+-- Every outcome is counted here, in the same call, so the dashboard costs the
+-- buy path no extra round trip.
+local function outcome(field, reply)
+  rcall('HINCRBY', KEYS[6], field, 1)
+  return reply
+end
+
 local sale = rcall('HMGET', KEYS[1], 'remaining', 'perUserLimit', 'startsAt', 'endsAt', 'version',
   'rateBurst', 'ratePerSecond')
 local remaining = tonumber(sale[1])
@@ -55,7 +63,7 @@ if burst > 0 and perSecond > 0 then
     tokens = math.min(burst, tokens + math.max(0, now - at) * perSecond / 1000)
   end
   if tokens < 1 then
-    return { -7, '', math.ceil((1 - tokens) * 1000 / perSecond), version }
+    return outcome('rate_limited', { -7, '', math.ceil((1 - tokens) * 1000 / perSecond), version })
   end
   rcall('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'at', ARGV[3])
   rcall('PEXPIRE', KEYS[5], math.ceil(burst * 1000 / perSecond) + 1000)
@@ -67,30 +75,30 @@ if ARGV[5] ~= '' then
   idemField = userId .. '\n' .. ARGV[5]
   local original = rcall('HGET', KEYS[4], idemField)
   if original then
-    return { 2, original, remaining, version }
+    return outcome('replayed', { 2, original, remaining, version })
   end
 end
 
 local startsAt = tonumber(sale[3]) or 0
 if now < startsAt then
-  return { -2, '', remaining, version }
+  return outcome('refused:SALE_NOT_OPEN', { -2, '', remaining, version })
 end
 local endsAt = tonumber(sale[4]) or 0
 if endsAt > 0 and now >= endsAt then
-  return { -3, '', remaining, version }
+  return outcome('refused:SALE_ENDED', { -3, '', remaining, version })
 end
 if remaining <= 0 then
-  return { -4, '', remaining, version }
+  return outcome('refused:SOLD_OUT', { -4, '', remaining, version })
 end
 
 local quantity = tonumber(ARGV[2])
 local held = tonumber(rcall('HGET', KEYS[2], userId)) or 0
 local limit = tonumber(sale[2]) or 0
 if held + quantity > limit then
-  return { -6, '', remaining, version }
+  return outcome('refused:LIMIT_REACHED', { -6, '', remaining, version })
 end
 if quantity > remaining then
-  return { -5, '', remaining, version }
+  return outcome('refused:INSUFFICIENT_STOCK', { -5, '', remaining, version })
 end
 
 local orderId = ARGV[4]
@@ -106,4 +114,5 @@ rcall('HSET', KEYS[3], orderId, cjson.encode({
 if idemField then
   rcall('HSET', KEYS[4], idemField, orderId)
 end
-return { 1, orderId, remaining, version }
+rcall('HINCRBY', KEYS[6], 'units', quantity)
+return outcome('accepted', { 1, orderId, remaining, version })

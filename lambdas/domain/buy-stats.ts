@@ -1,0 +1,67 @@
+import type { Redis } from "ioredis";
+import { saleKeys } from "./sale.js";
+
+/**
+ * The buy container's share of a sale's live counters: what Redis never sees
+ * (refusals answered from memory, failed sends) and the buy path's latency
+ * histogram. Counts accumulate in memory and are flushed at most once per
+ * `flushEveryMs` with one pipelined HINCRBY batch that no request waits for,
+ * so the dashboard costs the buy path no round trip.
+ */
+
+/** Upper bounds of the latency buckets, in ms; a last bucket `inf` catches the rest. */
+export const LATENCY_BUCKETS_MS = [
+  1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1300, 2000, 5000,
+];
+
+export function latencyField(ms: number): string {
+  const bound = LATENCY_BUCKETS_MS.find((upper) => ms <= upper);
+  return `lat:${bound ?? "inf"}`;
+}
+
+export class BuyStatsRecorder {
+  private pending = new Map<string, Map<string, number>>();
+  private lastFlushMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly now: () => number,
+    private readonly flushEveryMs = 1_000,
+  ) {
+    this.lastFlushMs = now();
+  }
+
+  count(saleId: string, field: string, by = 1): void {
+    let fields = this.pending.get(saleId);
+    if (!fields) {
+      fields = new Map();
+      this.pending.set(saleId, fields);
+    }
+    fields.set(field, (fields.get(field) ?? 0) + by);
+  }
+
+  latency(saleId: string, ms: number): void {
+    this.count(saleId, latencyField(ms));
+  }
+
+  /** Sends what has accumulated if the interval has passed; never throws, never blocks a request. */
+  maybeFlush(): void {
+    const nowMs = this.now();
+    if (nowMs - this.lastFlushMs < this.flushEveryMs || this.pending.size === 0) return;
+    this.lastFlushMs = nowMs;
+    void this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    if (batch.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [saleId, fields] of batch) {
+      const key = saleKeys(saleId).stats;
+      for (const [field, count] of fields) pipeline.hincrby(key, field, count);
+    }
+    // Counters are best effort: a lost flush skews a chart, never a sale.
+    await pipeline.exec().catch(() => undefined);
+  }
+}
