@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { App, type Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { readSettings } from "../../../lib/config.js";
+import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
+import { PROJECT_ROOT } from "../../../lib/paths.js";
+
+/**
+ * Builds the apps the tests inspect the way `npx cdk synth` does: with the
+ * context of cdk.json (feature flags and defaults) plus the test's overrides.
+ * Bundling is skipped unless asked for (esbuild has its own test), so a synth
+ * takes about two seconds.
+ */
+
+export const fixture = (name: string) =>
+  fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url));
+
+/** Stubs for the handlers that do not exist yet in this branch. */
+export const STUB_ENTRIES = {
+  "consume-orders": fixture("consume-orders"),
+  migrate: fixture("migrate"),
+};
+
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(`${PROJECT_ROOT}/cdk.json`, "utf8")) as {
+    context: Record<string, unknown>;
+  };
+  return cdkJson.context;
+}
+
+export interface SynthOptions {
+  context?: Record<string, unknown>;
+  /** Use stub entries for consume-orders and migrate (default true). */
+  stubs?: boolean;
+  /** Run esbuild (default false). */
+  bundle?: boolean;
+}
+
+function newApp(options: SynthOptions): App {
+  return new App({
+    context: {
+      ...cdkJsonContext(),
+      ...(options.bundle ? {} : { "aws:cdk:bundling-stacks": [] }),
+      ...options.context,
+    },
+  });
+}
+
+export function awsApp(options: SynthOptions = {}): { app: App; stack: FlashSaleStack } {
+  const app = newApp(options);
+  const stack = new FlashSaleStack(app, "FlashSale-test", {
+    settings: readSettings(app.node),
+    entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
+  });
+  return { app, stack };
+}
+
+export const templateOf = (stack: Stack) => Template.fromStack(stack);
+
+/** A template resource; the ones the tests read all have Properties. */
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
+
+/** Resources of a type, by logical id. */
+export function resourcesOf(template: Template, type: string): Record<string, Resource> {
+  return template.findResources(type) as Record<string, Resource>;
+}
+
+/** The one Lambda function whose logical id starts with Functions<name> (dashes dropped). */
+export function functionOf(template: Template, handler: string): [string, Resource] {
+  const prefix = `Functions${handler.replace(/-/g, "")}`;
+  const matches = Object.entries(resourcesOf(template, "AWS::Lambda::Function")).filter(([id]) =>
+    new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
+  );
+  if (matches.length !== 1)
+    throw new Error(`expected one function ${prefix}, got ${matches.length}`);
+  return matches[0] as [string, Resource];
+}
+
+/** Every IAM action granted by the policies attached to a role. */
+export function actionsOfRole(template: Template, roleLogicalId: string): string[] {
+  const actions: string[] = [];
+  for (const policy of Object.values(resourcesOf(template, "AWS::IAM::Policy"))) {
+    const roles = (policy.Properties.Roles ?? []) as { Ref?: string }[];
+    if (!roles.some((role) => role.Ref === roleLogicalId)) continue;
+    const doc = policy.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] };
+    for (const statement of doc.Statement) actions.push(...[statement.Action].flat());
+  }
+  return actions.sort();
+}
