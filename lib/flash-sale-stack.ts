@@ -43,13 +43,10 @@ export class FlashSaleStack extends Stack {
     const routes = props.routes ?? HTTP_ROUTES;
     const logRetention = settings.logRetentionDays as RetentionDays;
 
-    if (
-      settings.jwtIssuer === DEFAULT_SETTINGS.jwtIssuer ||
-      settings.jwtAudience.join() === DEFAULT_SETTINGS.jwtAudience.join()
-    ) {
+    if (settings.jwtIssuer === DEFAULT_SETTINGS.jwtIssuer) {
       Annotations.of(this).addWarningV2(
         "flash-sale:placeholder-jwt",
-        "jwtIssuer/jwtAudience are the placeholders from cdk.json: pass -c jwtIssuer=... -c jwtAudience=... for a real deployment, or no token will ever be accepted.",
+        `jwtIssuer is the placeholder ${DEFAULT_SETTINGS.jwtIssuer}: pass -c jwtIssuer=<your identity provider> (and -c jwtAudience=...) for a real deployment, or no token will ever be accepted.`,
       );
     }
 

@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { App, type Stack } from "aws-cdk-lib";
+import { App, type CfnElement, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { readSettings } from "../../../lib/config.js";
 import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
@@ -87,4 +88,32 @@ export function actionsOfRole(template: Template, roleLogicalId: string): string
     for (const statement of doc.Statement) actions.push(...[statement.Action].flat());
   }
   return actions.sort();
+}
+
+/**
+ * Synthesizes the production configuration (real handlers, esbuild bundling)
+ * into a fresh folder under cdk.out/, and returns each function's bundle
+ * folder by handler name. Inside the repository, so the bundles resolve the
+ * runtime-provided modules (@aws-sdk/*) from node_modules like Lambda does
+ * from its runtime, and outside lua/'s reach, so nothing falls back to disk.
+ */
+export function bundledAwsApp(context: Record<string, unknown> = {}): {
+  outdir: string;
+  bundles: Map<string, string>;
+  template: Template;
+} {
+  mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+  const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "test-"));
+  const app = new App({ outdir, context: { ...cdkJsonContext(), ...context } });
+  const stack = new FlashSaleStack(app, "FlashSale-bundled", { settings: readSettings(app.node) });
+  const template = Template.fromStack(stack);
+  const bundles = new Map<string, string>();
+  for (const [name, fn] of stack.functions.byName) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const code = resourcesOf(template, "AWS::Lambda::Function")[logicalId]?.Properties.Code as {
+      S3Key: string;
+    };
+    bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
+  }
+  return { outdir, bundles, template };
 }
