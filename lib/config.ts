@@ -120,7 +120,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
   localstackPro: false,
   localRedisUrl: "redis://redis:6379",
   localDatabaseUrl: "postgres://flashsale:flashsale@postgres:5432/flashsale",
-  localSqsEndpoint: "http://localhost.localstack.cloud:4566",
+  localSqsEndpoint: "http://localstack:4566",
   localJwtSecret: "flash-sale-local-development-secret",
 };
 

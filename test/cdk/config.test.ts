@@ -35,9 +35,9 @@ describe("readSettings", () => {
       // prod keeps its database unless told otherwise
       dbDeletionProtection: true,
     });
-    expect(readSettings({ stage: "prod", dbDeletionProtection: "false" }).dbDeletionProtection).toBe(
-      false,
-    );
+    expect(
+      readSettings({ stage: "prod", dbDeletionProtection: "false" }).dbDeletionProtection,
+    ).toBe(false);
   });
 
   it("fails naming the context key of a bad value", () => {
@@ -117,7 +117,12 @@ describe("handlerCatalog", () => {
           authorization: "jwt",
           scopes: ["admin"],
         },
-        { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
+        {
+          routeKey: "GET /orders/{orderId}",
+          handler: "get-order",
+          authorization: "jwt",
+          scopes: [],
+        },
       ],
     });
     expect(specs.find((s) => s.name === "sale-stats")?.access).toEqual({

@@ -5,6 +5,7 @@ import { App, type CfnElement, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { readSettings } from "../../../lib/config.js";
 import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
+import { LocalStackFlashSaleStack } from "../../../lib/localstack-stack.js";
 import { PROJECT_ROOT } from "../../../lib/paths.js";
 
 /**
@@ -51,6 +52,18 @@ function newApp(options: SynthOptions): App {
 export function awsApp(options: SynthOptions = {}): { app: App; stack: FlashSaleStack } {
   const app = newApp(options);
   const stack = new FlashSaleStack(app, "FlashSale-test", {
+    settings: readSettings(app.node),
+    entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
+  });
+  return { app, stack };
+}
+
+export function localStackApp(options: SynthOptions = {}): {
+  app: App;
+  stack: LocalStackFlashSaleStack;
+} {
+  const app = newApp({ ...options, context: { target: "localstack", ...options.context } });
+  const stack = new LocalStackFlashSaleStack(app, "FlashSale-test-local", {
     settings: readSettings(app.node),
     entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
   });
@@ -116,4 +129,30 @@ export function bundledAwsApp(context: Record<string, unknown> = {}): {
     bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
   }
   return { outdir, bundles, template };
+}
+
+/** Like bundledAwsApp, for the LocalStack target (the REST adapter bundles). */
+export function bundledLocalStackApp(context: Record<string, unknown> = {}): {
+  outdir: string;
+  bundles: Map<string, string>;
+} {
+  mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+  const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "test-"));
+  const app = new App({
+    outdir,
+    context: { ...cdkJsonContext(), target: "localstack", ...context },
+  });
+  const stack = new LocalStackFlashSaleStack(app, "FlashSale-bundled-local", {
+    settings: readSettings(app.node),
+  });
+  const template = Template.fromStack(stack);
+  const bundles = new Map<string, string>();
+  for (const [name, fn] of stack.functions.byName) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const code = resourcesOf(template, "AWS::Lambda::Function")[logicalId]?.Properties.Code as {
+      S3Key: string;
+    };
+    bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
+  }
+  return { outdir, bundles };
 }
