@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { ISecurityGroup, IVpc, SubnetSelection } from "aws-cdk-lib/aws-ec2";
 import { ManagedPolicy } from "aws-cdk-lib/aws-iam";
@@ -38,7 +39,7 @@ export class FlashSaleFunction extends NodejsFunction {
       entry: props.entry,
       handler: "handler",
       projectRoot: props.projectRoot,
-      depsLockFilePath: `${props.projectRoot.replace(/\/$/, "")}/package-lock.json`,
+      depsLockFilePath: join(props.projectRoot, "package-lock.json"),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       description: props.description,

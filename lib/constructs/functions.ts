@@ -8,7 +8,11 @@ import type { StackSettings } from "../config.js";
 import type { HandlerSpec } from "../handlers.js";
 import type { Cache } from "./cache.js";
 import type { Database } from "./database.js";
-import { commonEnvironment, FlashSaleFunction } from "./flash-sale-function.js";
+import {
+  commonEnvironment,
+  FlashSaleFunction,
+  type FlashSaleFunctionProps,
+} from "./flash-sale-function.js";
 import type { Network } from "./network.js";
 import type { OrdersQueue } from "./orders-queue.js";
 
@@ -107,10 +111,7 @@ export class Functions extends Construct {
             ? { timeout: settings.consumerTimeoutSeconds, memory: settings.consumerMemoryMb }
             : { timeout: 300, memory: 256 };
 
-      let network: Pick<
-        ConstructorParameters<typeof FlashSaleFunction>[2],
-        "vpc" | "vpcSubnets" | "securityGroups"
-      > = {};
+      let network: Pick<FlashSaleFunctionProps, "vpc" | "vpcSubnets" | "securityGroups"> = {};
       let securityGroup: SecurityGroup | undefined;
       if (backends.kind === "aws") {
         securityGroup = new SecurityGroup(this, `${spec.name}SecurityGroup`, {

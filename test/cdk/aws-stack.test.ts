@@ -1,9 +1,16 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { HTTP_ROUTES } from "../../lambdas/routes.js";
-import { actionsOfRole, awsApp, functionOf, resourcesOf, templateOf } from "./support/apps.js";
+import {
+  actionsOfRole,
+  awsApp,
+  fixture,
+  functionOf,
+  resourcesOf,
+  templateOf,
+} from "./support/apps.js";
 
-// One synth for the whole file (about two seconds, bundling skipped), with stub
+// One synth for the main template (about two seconds, bundling skipped), with stub
 // entries for the consumer and the migration function so their wiring is covered.
 let template: Template;
 beforeAll(() => {
@@ -446,5 +453,56 @@ describe("Alarms, dashboard and outputs", () => {
     template.hasOutput("OrdersDeadLetterQueueUrl", {
       Value: { Ref: Match.stringLikeRegexp("^OrdersDeadLetterQueue") },
     });
+  });
+});
+
+describe("Routes added to lambdas/routes.ts later", () => {
+  const stub = fixture("http-handler");
+  const routes = [
+    ...HTTP_ROUTES,
+    { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
+    {
+      routeKey: "GET /admin/sales/{saleId}/stats",
+      handler: "sale-stats",
+      authorization: "jwt",
+      scopes: ["admin"],
+    },
+  ] as const;
+  let later: Template;
+  beforeAll(() => {
+    const { stack } = awsApp({
+      context: { jwtIssuer: "https://issuer.test/" },
+      routes,
+      entries: { "get-order": stub, "sale-stats": stub },
+    });
+    later = templateOf(stack);
+  });
+
+  it("get a function and a route each, with their scopes", () => {
+    later.resourceCountIs("AWS::ApiGatewayV2::Route", routes.length);
+    later.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+      RouteKey: "GET /admin/sales/{saleId}/stats",
+      AuthorizationType: "JWT",
+      AuthorizationScopes: ["admin"],
+    });
+    const env = (handler: string) =>
+      (
+        functionOf(later, handler)[1].Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+    expect(env("get-order")).toMatchObject({ DATABASE_SECRET_ARN: expect.anything() });
+    expect(env("sale-stats")).toMatchObject({
+      DATABASE_HOST: expect.anything(),
+      ORDERS_QUEUE_URL: expect.anything(),
+      ORDERS_DLQ_URL: expect.anything(),
+    });
+  });
+
+  it("let an admin handler read queue attributes only", () => {
+    const [, stats] = functionOf(later, "sale-stats");
+    const role = (stats.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+    const sqsActions = actionsOfRole(later, role).filter((a) => a.startsWith("sqs:"));
+    expect([...new Set(sqsActions)]).toEqual(["sqs:GetQueueAttributes"]);
   });
 });

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, type CfnElement, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import type { HttpRouteDefinition } from "../../../lambdas/routes.js";
 import { readSettings } from "../../../lib/config.js";
 import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
 import { LocalStackFlashSaleStack } from "../../../lib/localstack-stack.js";
@@ -37,6 +38,10 @@ export interface SynthOptions {
   stubs?: boolean;
   /** Run esbuild (default false). */
   bundle?: boolean;
+  /** Routes instead of lambdas/routes.ts. */
+  routes?: readonly HttpRouteDefinition[];
+  /** More entry overrides (merged over the stubs). */
+  entries?: Record<string, string>;
 }
 
 function newApp(options: SynthOptions): App {
@@ -53,7 +58,11 @@ export function awsApp(options: SynthOptions = {}): { app: App; stack: FlashSale
   const app = newApp(options);
   const stack = new FlashSaleStack(app, "FlashSale-test", {
     settings: readSettings(app.node),
-    entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
+    routes: options.routes,
+    entryOverrides: {
+      ...(options.stubs === false ? {} : STUB_ENTRIES),
+      ...options.entries,
+    },
   });
   return { app, stack };
 }
