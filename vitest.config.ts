@@ -27,6 +27,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: "cdk",
+          include: ["test/cdk/**/*.test.ts"],
+          // Synths run esbuild (the bundling test) and CDK's validation; no services needed.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

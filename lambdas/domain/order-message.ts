@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { saleIdSchema } from "./sale.js";
 
 /** The message an accepted buy sends to the orders queue; the consumer validates it with the same schema. */

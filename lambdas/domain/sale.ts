@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * What a sale is, how its keys are laid out in Redis, and how its status is

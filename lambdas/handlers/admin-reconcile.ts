@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { reconcileSale } from "../domain/reconcile.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";

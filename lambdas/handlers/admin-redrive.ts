@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { redrive } from "../domain/redrive.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";

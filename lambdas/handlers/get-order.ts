@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { OrderNotFoundError } from "../domain/errors.js";
 import { orderStatus } from "../domain/order-status.js";
 import { RedisReservations } from "../domain/reservations.js";

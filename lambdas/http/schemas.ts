@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_QUANTITY_PER_REQUEST, saleIdSchema } from "../domain/sale.js";
 
 /** Request bodies and headers of the HTTP API, compiled once at import. */

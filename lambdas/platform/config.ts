@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Every environment read of the Lambdas lives here. Each handler asks for the

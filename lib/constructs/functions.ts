@@ -1,0 +1,185 @@
+import { join } from "node:path";
+import { Duration } from "aws-cdk-lib";
+import { Peer, Port, SecurityGroup } from "aws-cdk-lib/aws-ec2";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import { luaScripts, sqlMigrations } from "../bundling.js";
+import type { StackSettings } from "../config.js";
+import type { HandlerSpec } from "../handlers.js";
+import type { Cache } from "./cache.js";
+import type { Database } from "./database.js";
+import {
+  commonEnvironment,
+  FlashSaleFunction,
+  type FlashSaleFunctionProps,
+} from "./flash-sale-function.js";
+import type { Network } from "./network.js";
+import type { OrdersQueue } from "./orders-queue.js";
+
+/** The real AWS backends: functions run in the VPC and get secrets, not passwords. */
+export interface AwsBackends {
+  kind: "aws";
+  network: Network;
+  cache: Cache;
+  database: Database;
+}
+
+/** LocalStack: Redis and Postgres are the compose file's containers, reached by URL. */
+export interface LocalBackends {
+  kind: "local";
+  redisUrl: string;
+  databaseUrl: string;
+  sqsEndpoint: string;
+  /** Wrap HTTP handlers in the REST (v1) to HTTP API (v2) event adapter. */
+  restAdapter: boolean;
+  jwtSecret: string;
+}
+
+export interface FunctionsProps {
+  settings: StackSettings;
+  projectRoot: string;
+  specs: HandlerSpec[];
+  orders: OrdersQueue;
+  backends: AwsBackends | LocalBackends;
+  logRetention: RetentionDays;
+}
+
+/** Entry of the LocalStack REST adapter; `flash-sale-route-handler` is aliased to the real handler. */
+export const REST_ADAPTER_ENTRY = join("lib", "localstack", "rest-adapter-entry.ts");
+export const ROUTE_HANDLER_ALIAS = "flash-sale-route-handler";
+
+/**
+ * One function per handler of the catalog, each given exactly what its
+ * HandlerAccess says: environment variables, IAM grants and, in AWS, a
+ * security group whose only ways out are the ones it needs.
+ */
+export class Functions extends Construct {
+  readonly byName = new Map<string, FlashSaleFunction>();
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const { settings, backends, orders } = props;
+    const lua = JSON.stringify(luaScripts(props.projectRoot));
+
+    for (const spec of props.specs) {
+      const environment = commonEnvironment(settings.logLevel);
+      const { access } = spec;
+
+      if (access.redis) {
+        if (backends.kind === "aws") {
+          environment.REDIS_URL = backends.cache.url;
+          environment.REDIS_AUTH_SECRET_ARN = backends.cache.authToken.secretArn;
+        } else {
+          environment.REDIS_URL = backends.redisUrl;
+        }
+      }
+      if (access.database) {
+        if (backends.kind === "aws") {
+          environment.DATABASE_HOST = backends.database.proxy.endpoint;
+          environment.DATABASE_PORT = String(backends.database.port);
+          environment.DATABASE_NAME = backends.database.name;
+          environment.DATABASE_SECRET_ARN = backends.database.secret.secretArn;
+          environment.DATABASE_SSL = "true";
+        } else {
+          environment.DATABASE_URL = backends.databaseUrl;
+          environment.DATABASE_SSL = "false";
+        }
+      }
+      if (access.sendOrders || access.queueStats) {
+        environment.ORDERS_QUEUE_URL = orders.queue.queueUrl;
+        if (backends.kind === "local") environment.SQS_ENDPOINT = backends.sqsEndpoint;
+      }
+      if (access.queueStats) environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
+
+      const define: Record<string, string> = { __LUA_SCRIPTS__: lua };
+      if (spec.kind === "migrate") {
+        define.__SQL_MIGRATIONS__ = JSON.stringify(sqlMigrations(props.projectRoot));
+      }
+
+      let entry = spec.entry;
+      const aliases: string[] = [];
+      if (spec.kind === "http" && backends.kind === "local" && backends.restAdapter) {
+        entry = join(props.projectRoot, REST_ADAPTER_ENTRY);
+        aliases.push(`${ROUTE_HANDLER_ALIAS}=${spec.entry}`);
+        environment.LOCAL_JWT_SECRET = backends.jwtSecret;
+      }
+
+      const sizes =
+        spec.kind === "http"
+          ? { timeout: settings.httpTimeoutSeconds, memory: settings.httpMemoryMb }
+          : spec.kind === "consumer"
+            ? { timeout: settings.consumerTimeoutSeconds, memory: settings.consumerMemoryMb }
+            : { timeout: 300, memory: 256 };
+
+      let network: Pick<FlashSaleFunctionProps, "vpc" | "vpcSubnets" | "securityGroups"> = {};
+      let securityGroup: SecurityGroup | undefined;
+      if (backends.kind === "aws") {
+        securityGroup = new SecurityGroup(this, `${spec.name}SecurityGroup`, {
+          vpc: backends.network.vpc,
+          description: `${spec.name} function: egress only to what it uses`,
+          allowAllOutbound: false,
+        });
+        network = {
+          vpc: backends.network.vpc,
+          vpcSubnets: backends.network.appSubnets,
+          securityGroups: [securityGroup],
+        };
+      }
+
+      const fn = new FlashSaleFunction(this, spec.name, {
+        entry,
+        projectRoot: props.projectRoot,
+        description: describe(spec),
+        timeout: Duration.seconds(sizes.timeout),
+        memorySize: sizes.memory,
+        environment,
+        logRetention: props.logRetention,
+        bundling: { define, aliases, bundleAwsSdk: settings.bundleAwsSdk },
+        ...network,
+        reservedConcurrentExecutions:
+          spec.name === "buy" && settings.buyReservedConcurrency > 0
+            ? settings.buyReservedConcurrency
+            : undefined,
+      });
+      this.byName.set(spec.name, fn);
+
+      // Grants: exactly the HandlerAccess, nothing by default.
+      if (access.redis && backends.kind === "aws") backends.cache.authToken.grantRead(fn);
+      if (access.database && backends.kind === "aws") backends.database.secret.grantRead(fn);
+      if (access.sendOrders) orders.queue.grant(fn, "sqs:SendMessage");
+      if (access.queueStats) {
+        orders.queue.grant(fn, "sqs:GetQueueAttributes");
+        orders.deadLetterQueue.grant(fn, "sqs:GetQueueAttributes");
+      }
+      if (access.redrive) {
+        orders.deadLetterQueue.grant(fn, "sqs:ReceiveMessage", "sqs:DeleteMessage");
+        orders.queue.grant(fn, "sqs:SendMessage");
+      }
+
+      // Network paths (AWS): the cache, the RDS Proxy, HTTPS to the VPC endpoints.
+      if (backends.kind === "aws" && securityGroup) {
+        if (access.redis) backends.cache.connections.allowDefaultPortFrom(fn, `${spec.name}`);
+        if (access.database) {
+          backends.database.connections.allowDefaultPortFrom(fn, `${spec.name}`);
+        }
+        if (access.redis || access.database || access.sendOrders || access.queueStats) {
+          securityGroup.addEgressRule(
+            Peer.ipv4(backends.network.vpc.vpcCidrBlock),
+            Port.tcp(443),
+            "HTTPS to the VPC interface endpoints (SQS, Secrets Manager)",
+          );
+        }
+      }
+    }
+  }
+
+  get(name: string): FlashSaleFunction | undefined {
+    return this.byName.get(name);
+  }
+}
+
+function describe(spec: HandlerSpec): string {
+  if (spec.kind === "http") return `Flash Sale: ${spec.routes.map((r) => r.routeKey).join(", ")}`;
+  if (spec.kind === "consumer") return "Flash Sale: writes queued orders to Postgres";
+  return "Flash Sale: applies the SQL migrations (CloudFormation custom resource)";
+}

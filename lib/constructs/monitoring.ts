@@ -1,0 +1,190 @@
+import { Duration, Validations } from "aws-cdk-lib";
+import type { IHttpApi } from "aws-cdk-lib/aws-apigatewayv2";
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  type Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+
+export interface MonitoringProps {
+  stage: string;
+  api: IHttpApi;
+  queue: IQueue;
+  deadLetterQueue: IQueue;
+  /** Functions by handler name. */
+  functions: ReadonlyMap<string, IFunction>;
+  queueAgeAlarmSeconds: number;
+  api5xxAlarmPercent: number;
+  alarmEmail: string | undefined;
+}
+
+const MINUTE = Duration.minutes(1);
+
+/**
+ * Alarms on what loses or delays orders (a message in the DLQ, old messages in
+ * the orders queue), on what users see (the API's 5xx rate) and on every
+ * function's errors and throttles; all notify one SNS topic. One dashboard
+ * shows the sale as it happens.
+ */
+export class Monitoring extends Construct {
+  readonly topic: Topic;
+  readonly dashboard: Dashboard;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+
+    this.topic = new Topic(this, "AlarmTopic", {
+      displayName: `Flash Sale (${props.stage}) alarms`,
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: "AwsSolutions-SNS2",
+      reason:
+        "Alarm notifications carry alarm names and states only, no customer data. Encrypting the topic would need a customer-managed KMS key whose policy lets CloudWatch publish (the AWS-managed SNS key does not); not worth a key per stack.",
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
+
+    const alarm = (
+      id: string,
+      metric: Metric | MathExpression,
+      threshold: number,
+      description: string,
+      evaluationPeriods = 1,
+      datapointsToAlarm = 1,
+    ) => {
+      const created = new Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods,
+        datapointsToAlarm,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(action);
+      created.addOkAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: MINUTE,
+      statistic: "Maximum",
+    });
+    alarm(
+      "DeadLetterQueueNotEmpty",
+      dlqDepth,
+      1,
+      "An order failed processing maxReceiveCount times and sits in the DLQ: inspect it, fix, redrive.",
+    );
+
+    const oldestAge = props.queue.metricApproximateAgeOfOldestMessage({
+      period: MINUTE,
+      statistic: "Maximum",
+    });
+    alarm(
+      "OrdersQueueOldestMessageAge",
+      oldestAge,
+      props.queueAgeAlarmSeconds,
+      `Orders wait more than ${props.queueAgeAlarmSeconds} s to be written: the consumer is failing or too slow.`,
+      3,
+      3,
+    );
+
+    const requests = props.api.metricCount({ period: MINUTE, statistic: "Sum" });
+    const serverErrors = props.api.metricServerError({ period: MINUTE, statistic: "Sum" });
+    const errorRate = new MathExpression({
+      expression: "IF(requests > 0, 100 * errors / requests, 0)",
+      usingMetrics: { requests, errors: serverErrors },
+      period: MINUTE,
+      label: "5xx rate (%)",
+    });
+    alarm(
+      "Api5xxRate",
+      errorRate,
+      props.api5xxAlarmPercent,
+      `More than ${props.api5xxAlarmPercent}% of API requests failed with a 5xx in 2 of the last 3 minutes.`,
+      3,
+      2,
+    );
+
+    const functionWidgets: GraphWidget[] = [];
+    for (const [name, fn] of props.functions) {
+      const errors = fn.metricErrors({ period: MINUTE, statistic: "Sum" });
+      const throttles = fn.metricThrottles({ period: MINUTE, statistic: "Sum" });
+      alarm(`${name}-errors`, errors, 1, `The ${name} function reported errors.`);
+      alarm(`${name}-throttles`, throttles, 1, `The ${name} function was throttled.`);
+      functionWidgets.push(
+        new GraphWidget({
+          title: `${name}: invocations, errors, throttles`,
+          left: [fn.metricInvocations({ period: MINUTE, statistic: "Sum" }), errors, throttles],
+          right: [fn.metricDuration({ period: MINUTE, statistic: "p99" })],
+          width: 12,
+        }),
+      );
+    }
+
+    this.dashboard = new Dashboard(this, "Dashboard", {
+      dashboardName: `flash-sale-${props.stage}`,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# Flash Sale (${props.stage})\nBuys → Redis reservation → orders queue → consumer → Postgres.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: "API requests and errors",
+        left: [
+          requests,
+          props.api.metricClientError({ period: MINUTE, statistic: "Sum" }),
+          serverErrors,
+        ],
+        right: [errorRate],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "API latency (p50, p99)",
+        left: [
+          props.api.metricLatency({ period: MINUTE, statistic: "p50" }),
+          props.api.metricLatency({ period: MINUTE, statistic: "p99" }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "Orders queue: depth and oldest message (s)",
+        left: [
+          props.queue.metricApproximateNumberOfMessagesVisible({
+            period: MINUTE,
+            statistic: "Maximum",
+          }),
+          props.queue.metricApproximateNumberOfMessagesNotVisible({
+            period: MINUTE,
+            statistic: "Maximum",
+          }),
+        ],
+        right: [oldestAge],
+        width: 12,
+      }),
+      new SingleValueWidget({ title: "Dead-letter queue", metrics: [dlqDepth], width: 12 }),
+    );
+    this.dashboard.addWidgets(...functionWidgets);
+  }
+}

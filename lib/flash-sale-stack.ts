@@ -1,0 +1,173 @@
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { migrationsDigest, sqlMigrations } from "./bundling.js";
+import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
+import { Cache } from "./constructs/cache.js";
+import { Database } from "./constructs/database.js";
+import { Functions } from "./constructs/functions.js";
+import { FlashSaleHttpApi } from "./constructs/http-api.js";
+import { Migrations } from "./constructs/migrations.js";
+import { Monitoring } from "./constructs/monitoring.js";
+import { Network } from "./constructs/network.js";
+import { OrdersQueue } from "./constructs/orders-queue.js";
+import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "./handlers.js";
+import { PROJECT_ROOT } from "./paths.js";
+
+export interface FlashSaleStackProps extends StackProps {
+  settings: StackSettings;
+  /** Repository root (lambdas/, lua/, package-lock.json); defaults to this checkout. */
+  projectRoot?: string;
+  /** HTTP routes; defaults to lambdas/routes.ts. */
+  routes?: readonly HttpRouteDefinition[];
+  /** Entry files instead of lambdas/handlers/<name>.ts (tests use stubs). */
+  entryOverrides?: Record<string, string>;
+}
+
+/**
+ * The AWS deployment: network, cache, database, queue, functions, HTTP API,
+ * migrations, alarms and dashboard, one construct per concern.
+ */
+export class FlashSaleStack extends Stack {
+  readonly functions: Functions;
+  readonly httpApi: FlashSaleHttpApi;
+  readonly orders: OrdersQueue;
+
+  constructor(scope: Construct, id: string, props: FlashSaleStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+    const routes = props.routes ?? HTTP_ROUTES;
+    const logRetention = settings.logRetentionDays as RetentionDays;
+
+    if (settings.jwtIssuer === DEFAULT_SETTINGS.jwtIssuer) {
+      Annotations.of(this).addWarningV2(
+        "flash-sale:placeholder-jwt",
+        `jwtIssuer is the placeholder ${DEFAULT_SETTINGS.jwtIssuer}: pass -c jwtIssuer=<your identity provider> (and -c jwtAudience=...) for a real deployment, or no token will ever be accepted.`,
+      );
+    }
+
+    const network = new Network(this, "Network", { maxAzs: settings.maxAzs, logRetention });
+    const cache = new Cache(this, "Cache", {
+      vpc: network.vpc,
+      subnets: network.dataSubnets,
+      nodeType: settings.cacheNodeType,
+      replicas: settings.cacheReplicas,
+      engineVersion: settings.cacheEngineVersion,
+      stage: settings.stage,
+    });
+    const database = new Database(this, "Database", {
+      vpc: network.vpc,
+      subnets: network.dataSubnets,
+      minCapacity: settings.dbMinCapacity,
+      maxCapacity: settings.dbMaxCapacity,
+      readers: settings.dbReaders,
+      deletionProtection: settings.dbDeletionProtection,
+      logRetention,
+      stage: settings.stage,
+    });
+    this.orders = new OrdersQueue(this, "Orders", {
+      consumerTimeoutSeconds: settings.consumerTimeoutSeconds,
+      batchingWindowSeconds: settings.consumerBatchingWindowSeconds,
+      maxReceiveCount: settings.maxReceiveCount,
+    });
+
+    const specs = handlerCatalog({ projectRoot, routes, entryOverrides: props.entryOverrides });
+    this.functions = new Functions(this, "Functions", {
+      settings,
+      projectRoot,
+      specs,
+      orders: this.orders,
+      backends: { kind: "aws", network, cache, database },
+      logRetention,
+    });
+
+    const consumer = this.functions.get(CONSUMER_HANDLER);
+    if (consumer) {
+      consumer.addEventSource(
+        new SqsEventSource(this.orders.queue, {
+          reportBatchItemFailures: true,
+          batchSize: settings.consumerBatchSize,
+          maxBatchingWindow: Duration.seconds(settings.consumerBatchingWindowSeconds),
+          maxConcurrency: settings.consumerMaxConcurrency,
+        }),
+      );
+    }
+
+    const migrate = this.functions.get(MIGRATE_HANDLER);
+    if (migrate) {
+      const migrations = new Migrations(this, "Migrations", {
+        handler: migrate,
+        migrationsDigest: migrationsDigest(sqlMigrations(projectRoot)),
+        triggers: {
+          databaseEndpoint: database.proxy.endpoint,
+          nonce: settings.migrationsNonce,
+        },
+        logRetention,
+      });
+      // The proxy must be able to reach a running writer before the first migration.
+      migrations.node.addDependency(database);
+    }
+
+    const targets = new Map<string, IFunction>();
+    for (const [name, fn] of this.functions.byName) {
+      if (name === "buy" && settings.buyProvisionedConcurrency > 0) {
+        targets.set(
+          name,
+          fn.addAlias("live", {
+            provisionedConcurrentExecutions: settings.buyProvisionedConcurrency,
+          }),
+        );
+      } else {
+        targets.set(name, fn);
+      }
+    }
+    this.httpApi = new FlashSaleHttpApi(this, "HttpApi", {
+      stage: settings.stage,
+      routes,
+      targets,
+      jwtIssuer: settings.jwtIssuer,
+      jwtAudience: settings.jwtAudience,
+      throttleRateLimit: settings.throttleRateLimit,
+      throttleBurstLimit: settings.throttleBurstLimit,
+      logRetention,
+    });
+
+    const monitoring = new Monitoring(this, "Monitoring", {
+      stage: settings.stage,
+      api: this.httpApi.api,
+      queue: this.orders.queue,
+      deadLetterQueue: this.orders.deadLetterQueue,
+      functions: this.functions.byName,
+      queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
+      api5xxAlarmPercent: settings.api5xxAlarmPercent,
+      alarmEmail: settings.alarmEmail,
+    });
+
+    new CfnOutput(this, "ApiUrl", {
+      value: this.httpApi.url,
+      description: "Base URL of the HTTP API",
+    });
+    new CfnOutput(this, "OrdersQueueUrl", {
+      value: this.orders.queue.queueUrl,
+      description: "Orders queue",
+    });
+    new CfnOutput(this, "OrdersDeadLetterQueueUrl", {
+      value: this.orders.deadLetterQueue.queueUrl,
+      description: "Orders DLQ (alarmed when not empty)",
+    });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: monitoring.topic.topicArn,
+      description: "Subscribe on-call here",
+    });
+    new CfnOutput(this, "DashboardName", { value: `flash-sale-${settings.stage}` });
+    new CfnOutput(this, "CacheEndpoint", {
+      value: cache.url,
+      description: "Valkey primary (TLS, AUTH token in Secrets Manager)",
+    });
+    new CfnOutput(this, "DatabaseProxyEndpoint", { value: database.proxy.endpoint });
+  }
+}

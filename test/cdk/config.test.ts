@@ -1,0 +1,173 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { luaScripts, migrationsDigest, sqlMigrations } from "../../lib/bundling.js";
+import { DEFAULT_SETTINGS, readSettings, SettingsError } from "../../lib/config.js";
+import { handlerCatalog } from "../../lib/handlers.js";
+import { PROJECT_ROOT } from "../../lib/paths.js";
+import { cdkJsonContext } from "./support/apps.js";
+
+describe("readSettings", () => {
+  it("has a default for everything, so synth needs no context", () => {
+    expect(readSettings({})).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it("parses the strings that -c key=value passes", () => {
+    const settings = readSettings({
+      stage: "prod",
+      jwtAudience: "web, mobile",
+      throttleRateLimit: "100.5",
+      consumerBatchSize: "10",
+      consumerBatchingWindowSeconds: "0",
+      localstackPro: "true",
+      logRetentionDays: "90",
+    });
+    expect(settings).toMatchObject({
+      stage: "prod",
+      jwtAudience: ["web", "mobile"],
+      throttleRateLimit: 100.5,
+      consumerBatchSize: 10,
+      consumerBatchingWindowSeconds: 0,
+      localstackPro: true,
+      logRetentionDays: 90,
+      // prod keeps its database unless told otherwise
+      dbDeletionProtection: true,
+    });
+    expect(
+      readSettings({ stage: "prod", dbDeletionProtection: "false" }).dbDeletionProtection,
+    ).toBe(false);
+  });
+
+  it("fails naming the context key of a bad value", () => {
+    expect(() => readSettings({ stage: "Prod_1" })).toThrow(SettingsError);
+    expect(() => readSettings({ consumerMaxConcurrency: "1" })).toThrow(/consumerMaxConcurrency/);
+    expect(() => readSettings({ throttleBurstLimit: "lots" })).toThrow(/throttleBurstLimit/);
+    expect(() => readSettings({ logRetentionDays: "42" })).toThrow(/logRetentionDays/);
+    expect(() => readSettings({ jwtIssuer: "http://insecure" })).toThrow(/jwtIssuer/);
+    expect(() => readSettings({ target: "gcp" })).toThrow(/target/);
+    expect(() => readSettings({ dbMinCapacity: "8", dbMaxCapacity: "4" })).toThrow(/dbMaxCapacity/);
+    expect(() => readSettings({ consumerBatchingWindowSeconds: "0" })).toThrow(
+      /consumerBatchingWindowSeconds/,
+    );
+  });
+
+  it("agrees with the defaults written in cdk.json", () => {
+    const context = cdkJsonContext();
+    const fromCdkJson = readSettings(context);
+    for (const key of Object.keys(context).filter((k) => k in DEFAULT_SETTINGS)) {
+      expect(fromCdkJson[key as keyof typeof fromCdkJson], key).toEqual(
+        DEFAULT_SETTINGS[key as keyof typeof DEFAULT_SETTINGS],
+      );
+    }
+  });
+});
+
+describe("handlerCatalog", () => {
+  const root = mkdtempSync(join(tmpdir(), "flash-sale-catalog-"));
+  const handlersDir = join(root, "lambdas", "handlers");
+  mkdirSync(handlersDir, { recursive: true });
+  const touch = (name: string) => writeFileSync(join(handlersDir, `${name}.ts`), "");
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("makes one HTTP function per distinct handler of lambdas/routes.ts", () => {
+    const specs = handlerCatalog({ projectRoot: PROJECT_ROOT });
+    const http = specs.filter((s) => s.kind === "http");
+    expect(http.map((s) => s.name).sort()).toEqual(
+      [...new Set(HTTP_ROUTES.map((r) => r.handler))].sort(),
+    );
+    expect(specs.find((s) => s.name === "buy")?.access).toEqual({
+      redis: true,
+      database: false,
+      sendOrders: true,
+      queueStats: false,
+    });
+  });
+
+  it("adds the consumer and the migration function only once their files exist", () => {
+    const routes = [
+      { routeKey: "GET /a", handler: "a", authorization: "none" as const, scopes: [] },
+    ];
+    touch("a");
+    expect(handlerCatalog({ projectRoot: root, routes }).map((s) => s.name)).toEqual(["a"]);
+    touch("consume-orders");
+    touch("migrate");
+    const specs = handlerCatalog({ projectRoot: root, routes });
+    expect(specs.map((s) => [s.name, s.kind])).toEqual([
+      ["a", "http"],
+      ["consume-orders", "consumer"],
+      ["migrate", "migrate"],
+    ]);
+    expect(specs.find((s) => s.name === "migrate")?.access).toMatchObject({
+      redis: false,
+      database: true,
+    });
+  });
+
+  it("gives a future admin route the database and queue statistics", () => {
+    touch("sale-stats");
+    touch("get-order");
+    const specs = handlerCatalog({
+      projectRoot: root,
+      routes: [
+        {
+          routeKey: "GET /admin/sales/{saleId}/stats",
+          handler: "sale-stats",
+          authorization: "jwt",
+          scopes: ["admin"],
+        },
+        {
+          routeKey: "GET /orders/{orderId}",
+          handler: "get-order",
+          authorization: "jwt",
+          scopes: [],
+        },
+      ],
+    });
+    expect(specs.find((s) => s.name === "sale-stats")?.access).toEqual({
+      redis: true,
+      database: true,
+      sendOrders: false,
+      queueStats: true,
+    });
+    expect(specs.find((s) => s.name === "get-order")?.access).toMatchObject({ database: true });
+  });
+
+  it("refuses a route whose handler file is missing", () => {
+    expect(() =>
+      handlerCatalog({
+        projectRoot: root,
+        routes: [{ routeKey: "GET /x", handler: "nowhere", authorization: "none", scopes: [] }],
+      }),
+    ).toThrow(/GET \/x needs .*nowhere\.ts/);
+  });
+});
+
+describe("bundled files", () => {
+  it("maps every lua/*.lua file by base name", () => {
+    const scripts = luaScripts(PROJECT_ROOT);
+    expect(Object.keys(scripts)).toEqual(
+      expect.arrayContaining(["reserve-4", "release-4", "upsert-sale-1"]),
+    );
+    expect(scripts["reserve-4"]).toContain("KEYS[1]");
+  });
+
+  it("digests the migrations so that any change re-runs them", () => {
+    const root = mkdtempSync(join(tmpdir(), "flash-sale-sql-"));
+    try {
+      expect(sqlMigrations(root)).toEqual({});
+      const dir = join(root, "lambdas", "db", "migrations");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "001_orders.sql"), "create table orders ();");
+      writeFileSync(join(dir, "notes.txt"), "ignored");
+      const first = sqlMigrations(root);
+      expect(first).toEqual({ "001_orders.sql": "create table orders ();" });
+      writeFileSync(join(dir, "002_index.sql"), "create index on orders ();");
+      expect(migrationsDigest(sqlMigrations(root))).not.toEqual(migrationsDigest(first));
+      expect(migrationsDigest(first)).toEqual(migrationsDigest({ ...first }));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

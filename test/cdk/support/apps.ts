@@ -1,0 +1,167 @@
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { App, type CfnElement, type Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { HttpRouteDefinition } from "../../../lambdas/routes.js";
+import { readSettings } from "../../../lib/config.js";
+import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
+import { LocalStackFlashSaleStack } from "../../../lib/localstack-stack.js";
+import { PROJECT_ROOT } from "../../../lib/paths.js";
+
+/**
+ * Builds the apps the tests inspect the way `npx cdk synth` does: with the
+ * context of cdk.json (feature flags and defaults) plus the test's overrides.
+ * Bundling is skipped unless asked for (esbuild has its own test), so a synth
+ * takes about two seconds.
+ */
+
+export const fixture = (name: string) =>
+  fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url));
+
+/** Stubs for the handlers that do not exist yet in this branch. */
+export const STUB_ENTRIES = {
+  "consume-orders": fixture("consume-orders"),
+  migrate: fixture("migrate"),
+};
+
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(`${PROJECT_ROOT}/cdk.json`, "utf8")) as {
+    context: Record<string, unknown>;
+  };
+  return cdkJson.context;
+}
+
+export interface SynthOptions {
+  context?: Record<string, unknown>;
+  /** Use stub entries for consume-orders and migrate (default true). */
+  stubs?: boolean;
+  /** Run esbuild (default false). */
+  bundle?: boolean;
+  /** Routes instead of lambdas/routes.ts. */
+  routes?: readonly HttpRouteDefinition[];
+  /** More entry overrides (merged over the stubs). */
+  entries?: Record<string, string>;
+}
+
+function newApp(options: SynthOptions): App {
+  return new App({
+    context: {
+      ...cdkJsonContext(),
+      ...(options.bundle ? {} : { "aws:cdk:bundling-stacks": [] }),
+      ...options.context,
+    },
+  });
+}
+
+export function awsApp(options: SynthOptions = {}): { app: App; stack: FlashSaleStack } {
+  const app = newApp(options);
+  const stack = new FlashSaleStack(app, "FlashSale-test", {
+    settings: readSettings(app.node),
+    routes: options.routes,
+    entryOverrides: {
+      ...(options.stubs === false ? {} : STUB_ENTRIES),
+      ...options.entries,
+    },
+  });
+  return { app, stack };
+}
+
+export function localStackApp(options: SynthOptions = {}): {
+  app: App;
+  stack: LocalStackFlashSaleStack;
+} {
+  const app = newApp({ ...options, context: { target: "localstack", ...options.context } });
+  const stack = new LocalStackFlashSaleStack(app, "FlashSale-test-local", {
+    settings: readSettings(app.node),
+    entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
+  });
+  return { app, stack };
+}
+
+export const templateOf = (stack: Stack) => Template.fromStack(stack);
+
+/** A template resource; the ones the tests read all have Properties. */
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
+
+/** Resources of a type, by logical id. */
+export function resourcesOf(template: Template, type: string): Record<string, Resource> {
+  return template.findResources(type) as Record<string, Resource>;
+}
+
+/** The one Lambda function whose logical id starts with Functions<name> (dashes dropped). */
+export function functionOf(template: Template, handler: string): [string, Resource] {
+  const prefix = `Functions${handler.replace(/-/g, "")}`;
+  const matches = Object.entries(resourcesOf(template, "AWS::Lambda::Function")).filter(([id]) =>
+    new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
+  );
+  if (matches.length !== 1)
+    throw new Error(`expected one function ${prefix}, got ${matches.length}`);
+  return matches[0] as [string, Resource];
+}
+
+/** Every IAM action granted by the policies attached to a role. */
+export function actionsOfRole(template: Template, roleLogicalId: string): string[] {
+  const actions: string[] = [];
+  for (const policy of Object.values(resourcesOf(template, "AWS::IAM::Policy"))) {
+    const roles = (policy.Properties.Roles ?? []) as { Ref?: string }[];
+    if (!roles.some((role) => role.Ref === roleLogicalId)) continue;
+    const doc = policy.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] };
+    for (const statement of doc.Statement) actions.push(...[statement.Action].flat());
+  }
+  return actions.sort();
+}
+
+/**
+ * Synthesizes the production configuration (real handlers, esbuild bundling)
+ * into a fresh folder under cdk.out/, and returns each function's bundle
+ * folder by handler name. Inside the repository, so the bundles resolve the
+ * runtime-provided modules (@aws-sdk/*) from node_modules like Lambda does
+ * from its runtime, and outside lua/'s reach, so nothing falls back to disk.
+ */
+export function bundledAwsApp(context: Record<string, unknown> = {}): {
+  outdir: string;
+  bundles: Map<string, string>;
+  template: Template;
+} {
+  mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+  const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "test-"));
+  const app = new App({ outdir, context: { ...cdkJsonContext(), ...context } });
+  const stack = new FlashSaleStack(app, "FlashSale-bundled", { settings: readSettings(app.node) });
+  const template = Template.fromStack(stack);
+  const bundles = new Map<string, string>();
+  for (const [name, fn] of stack.functions.byName) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const code = resourcesOf(template, "AWS::Lambda::Function")[logicalId]?.Properties.Code as {
+      S3Key: string;
+    };
+    bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
+  }
+  return { outdir, bundles, template };
+}
+
+/** Like bundledAwsApp, for the LocalStack target (the REST adapter bundles). */
+export function bundledLocalStackApp(context: Record<string, unknown> = {}): {
+  outdir: string;
+  bundles: Map<string, string>;
+} {
+  mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
+  const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "test-"));
+  const app = new App({
+    outdir,
+    context: { ...cdkJsonContext(), target: "localstack", ...context },
+  });
+  const stack = new LocalStackFlashSaleStack(app, "FlashSale-bundled-local", {
+    settings: readSettings(app.node),
+  });
+  const template = Template.fromStack(stack);
+  const bundles = new Map<string, string>();
+  for (const [name, fn] of stack.functions.byName) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+    const code = resourcesOf(template, "AWS::Lambda::Function")[logicalId]?.Properties.Code as {
+      S3Key: string;
+    };
+    bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
+  }
+  return { outdir, bundles };
+}
