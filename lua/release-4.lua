@@ -11,7 +11,11 @@
 
   ARGV[1] order id
 
-  Returns { code, remaining }:
+  An order whose units were borrowed from another shard of a sharded sale
+  (its record's stockShard is set) leaves this shard's stock alone; the third
+  value tells the caller which shard to give the units back to (give-back-1.lua).
+
+  Returns { code, remaining, stockShard }:
      1  released now
      0  already released (nothing done)
     -1  unknown order
@@ -21,22 +25,23 @@ local rcall = redis.call
 
 local raw = rcall('HGET', KEYS[3], ARGV[1])
 if not raw then
-  return { -1, 0 }
+  return { -1, 0, '' }
 end
 local order = cjson.decode(raw)
 local remaining = tonumber(rcall('HGET', KEYS[1], 'remaining')) or 0
+local stockShard = order.stockShard or ''
 if order.state == 'released' then
-  return { 0, remaining }
+  return { 0, remaining, stockShard }
 end
 if order.state == 'confirmed' then
-  return { -2, remaining }
+  return { -2, remaining, stockShard }
 end
 
 order.state = 'released'
 rcall('HSET', KEYS[3], ARGV[1], cjson.encode(order))
 
 -- The sale may have been deleted meanwhile; never recreate it as a stub.
-if rcall('EXISTS', KEYS[1]) == 1 then
+if stockShard == '' and rcall('EXISTS', KEYS[1]) == 1 then
   remaining = rcall('HINCRBY', KEYS[1], 'remaining', order.quantity)
   -- Stock came back: readers caching "sold out" must see a new version.
   rcall('HINCRBY', KEYS[1], 'version', 1)
@@ -50,4 +55,4 @@ if order.idempotencyKey ~= '' then
     rcall('HDEL', KEYS[4], idemField)
   end
 end
-return { 1, remaining }
+return { 1, remaining, stockShard }

@@ -14,6 +14,12 @@
   ARGV[3] now, ms since the epoch (the sale window is checked against it)
   ARGV[4] order id to use if the buy is accepted
   ARGV[5] idempotency key, or '' when the request carries none
+  ARGV[6] '' normally; for a sharded sale whose home shard ran out, the index of
+          the shard the units were already taken from (take-stock-1.lua): this
+          call then checks and records everything except stock, and records where
+          the units came from so a release gives them back there
+  ARGV[7] '1' when a stock refusal (-4, -5) must not be counted here, because the
+          caller will look for units on other shards first (sharded sales)
 
   Returns { code, orderId, remaining, version }:
      1  accepted
@@ -51,9 +57,14 @@ end
 local version = tonumber(sale[5]) or 0
 local now = tonumber(ARGV[3])
 
+local borrowedFrom = ARGV[6]
+local borrowed = borrowedFrom ~= ''
+local countStockRefusals = ARGV[7] ~= '1'
+
 local burst = tonumber(sale[6]) or 5
 local perSecond = tonumber(sale[7]) or 1
-if burst > 0 and perSecond > 0 then
+-- A borrowed call is the second half of a request whose token was already taken.
+if burst > 0 and perSecond > 0 and not borrowed then
   local bucket = rcall('HMGET', KEYS[5], 'tokens', 'at')
   local tokens = tonumber(bucket[1])
   local at = tonumber(bucket[2]) or now
@@ -87,7 +98,8 @@ local endsAt = tonumber(sale[4]) or 0
 if endsAt > 0 and now >= endsAt then
   return outcome('refused:SALE_ENDED', { -3, '', remaining, version })
 end
-if remaining <= 0 then
+if remaining <= 0 and not borrowed then
+  if not countStockRefusals then return { -4, '', remaining, version } end
   return outcome('refused:SOLD_OUT', { -4, '', remaining, version })
 end
 
@@ -97,12 +109,15 @@ local limit = tonumber(sale[2]) or 0
 if held + quantity > limit then
   return outcome('refused:LIMIT_REACHED', { -6, '', remaining, version })
 end
-if quantity > remaining then
+if quantity > remaining and not borrowed then
+  if not countStockRefusals then return { -5, '', remaining, version } end
   return outcome('refused:INSUFFICIENT_STOCK', { -5, '', remaining, version })
 end
 
 local orderId = ARGV[4]
-remaining = rcall('HINCRBY', KEYS[1], 'remaining', -quantity)
+if not borrowed then
+  remaining = rcall('HINCRBY', KEYS[1], 'remaining', -quantity)
+end
 rcall('HINCRBY', KEYS[2], userId, quantity)
 rcall('HSET', KEYS[3], orderId, cjson.encode({
   state = 'reserved',
@@ -110,6 +125,7 @@ rcall('HSET', KEYS[3], orderId, cjson.encode({
   quantity = quantity,
   reservedAt = ARGV[3],
   idempotencyKey = ARGV[5],
+  stockShard = borrowedFrom,
 }))
 if idemField then
   rcall('HSET', KEYS[4], idemField, orderId)

@@ -14,6 +14,7 @@
   ARGV[6] now, ms since the epoch
   ARGV[7] rate limit burst: buy requests a buyer may send at once (0 = no limit)
   ARGV[8] rate limit refill, requests per second
+  ARGV[9] number of stock shards of the sale (this hash is one of them; 1 = unsharded)
 
   Returns { code, remaining, version }:
      1  created
@@ -30,7 +31,7 @@ if oldStock == nil then
   rcall('HSET', KEYS[1],
     'name', ARGV[1], 'stock', stock, 'remaining', stock, 'perUserLimit', ARGV[3],
     'startsAt', ARGV[4], 'endsAt', ARGV[5], 'version', 1, 'createdAt', ARGV[6], 'updatedAt', ARGV[6],
-    'rateBurst', ARGV[7], 'ratePerSecond', ARGV[8])
+    'rateBurst', ARGV[7], 'ratePerSecond', ARGV[8], 'shards', ARGV[9])
   return { 1, stock, 1 }
 end
 

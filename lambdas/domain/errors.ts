@@ -32,8 +32,8 @@ export class PurchaseRefusedError extends DomainError {
   constructor(
     readonly code: RefusalReason,
     message: string,
-    /** Answered by the container's sold-out cache, without asking Redis. */
-    readonly fromMemory = false,
+    /** Not counted by Redis in the sale's live counters (answered from memory, or after a shard sweep). */
+    readonly uncounted = false,
   ) {
     super(message);
   }
@@ -78,6 +78,16 @@ export class StockBelowSoldError extends DomainError {
     readonly sold: number,
   ) {
     super(`Sale ${saleId} has already sold ${sold} units; stock cannot go below that`);
+  }
+}
+
+export class ShardsImmutableError extends DomainError {
+  readonly code = "SHARDS_IMMUTABLE";
+  constructor(
+    readonly saleId: string,
+    readonly shards: number,
+  ) {
+    super(`Sale ${saleId} has ${shards} stock shard(s); the shard count is fixed at creation`);
   }
 }
 

@@ -39,7 +39,7 @@ export async function orderStatus(
     };
   }
 
-  const record = await deps.reservations.getOrder(saleId, orderId);
+  const record = await deps.reservations.getOrder(saleId, orderId, callerId);
   if (!record || record.userId !== callerId || record.state === "released") return null;
   return {
     orderId,

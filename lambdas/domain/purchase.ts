@@ -72,7 +72,11 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
     if (outcome.reason === "SOLD_OUT" || outcome.reason === "SALE_ENDED") {
       deps.soldOut?.remember(command.saleId, outcome.reason, outcome.version);
     }
-    throw new PurchaseRefusedError(outcome.reason, REFUSAL_MESSAGES[outcome.reason]);
+    throw new PurchaseRefusedError(
+      outcome.reason,
+      REFUSAL_MESSAGES[outcome.reason],
+      outcome.uncounted,
+    );
   }
   deps.soldOut?.observe(command.saleId, outcome.version);
   // A replay was enqueued by the original request; sending again would only add a duplicate.
@@ -89,7 +93,7 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
       reservedAt: new Date(nowMs).toISOString(),
     });
   } catch (sendError) {
-    const released = await releaseAfterFailedSend(deps, command.saleId, outcome.orderId, sendError);
+    const released = await releaseAfterFailedSend(deps, command, outcome.orderId, sendError);
     // A send that timed out may still have been delivered; if the consumer has
     // already confirmed the order, it is accepted and must be reported so.
     if (released === "confirmed") {
@@ -105,12 +109,12 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
 
 async function releaseAfterFailedSend(
   deps: PurchaseDeps,
-  saleId: string,
+  { saleId, userId }: BuyCommand,
   orderId: string,
   sendError: unknown,
 ): Promise<ReleaseOutcome | "release_failed"> {
   try {
-    const released = await deps.reservations.release(saleId, orderId);
+    const released = await deps.reservations.release(saleId, orderId, userId);
     deps.logger.warn("order enqueue failed; reservation released", {
       orderId,
       saleId,

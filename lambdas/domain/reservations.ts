@@ -6,16 +6,42 @@ import type {
   UpsertSaleReply,
 } from "../platform/lua-scripts.js";
 import type { RefusalReason } from "./errors.js";
-import { DEFAULT_RATE_LIMIT, rateKey, type Sale, saleFromHash, saleKeys } from "./sale.js";
+import {
+  DEFAULT_RATE_LIMIT,
+  homeShard,
+  rateKey,
+  type Sale,
+  saleFromHash,
+  saleKeys,
+  saleStatus,
+} from "./sale.js";
 
 /**
  * The sale's state in Redis, reached only through the Lua scripts (writes)
- * and single atomic reads. Each function is one Redis round trip.
+ * and atomic reads.
+ *
+ * Stock sharding: a sale created with `shards: n` splits its units over n
+ * hashes with different hash tags, so a hot sale spreads over the shards of
+ * a Redis Cluster. A buyer's home shard (homeShard(), by user id) keeps all
+ * of that buyer's state, so the per-user limit is checked in one place and
+ * stays exact. A buy is one call to the home shard; only when the home shard
+ * has run out does it take units from another shard (take-stock-1.lua) and
+ * then record the order on the home shard (reserve-6.lua in borrowed mode),
+ * giving the units back if that record is refused. The sale is sold out only
+ * when every shard is. Unsharded sales (n = 1) are the n = 1 case of the same
+ * code: one call per buy.
  */
 
 export type ReserveOutcome =
   | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
-  | { kind: "refused"; reason: RefusalReason; remaining: number; version: number }
+  | {
+      kind: "refused";
+      reason: RefusalReason;
+      remaining: number;
+      version: number;
+      /** Not counted in the sale's live counters by Redis (the caller must count it). */
+      uncounted?: boolean;
+    }
   | { kind: "rate_limited"; retryAfterMs: number }
   | { kind: "not_found" };
 
@@ -116,7 +142,8 @@ export interface ConfirmRequest {
 
 export type UpsertSaleOutcome =
   | { kind: "created" | "updated"; remaining: number; version: number }
-  | { kind: "stock_below_sold"; sold: number };
+  | { kind: "stock_below_sold"; sold: number }
+  | { kind: "shards_immutable"; shards: number };
 
 export interface SaleDefinition {
   id: string;
@@ -127,32 +154,87 @@ export interface SaleDefinition {
   endsAtMs: number;
   /** Buy requests per buyer: burst, then perSecond; burst 0 turns the limit off. Defaults apply when absent. */
   rateLimit?: { burst: number; perSecond: number };
+  /** Stock shards, fixed when the sale is created (default 1). */
+  shards?: number;
 }
 
 export class RedisReservations {
+  /** Shard counts never change after creation, so each container learns them once per sale. */
+  private readonly shardCounts = new Map<string, number>();
+
   constructor(private readonly redis: Redis) {}
 
+  /** The sale's shard count: one HGET the first time a container meets a sale, memory after. */
+  async shardCount(saleId: string): Promise<number> {
+    const known = this.shardCounts.get(saleId);
+    if (known !== undefined) return known;
+    const [stock, raw] = await this.redis.hmget(saleKeys(saleId).sale, "stock", "shards");
+    const shards = Math.max(1, Number(raw ?? 1));
+    // An unknown sale is not cached: it may be created a moment later.
+    if (stock !== null) this.shardCounts.set(saleId, shards);
+    return shards;
+  }
+
   async reserve(request: ReserveRequest): Promise<ReserveOutcome> {
-    const keys = saleKeys(request.saleId);
+    const shards = await this.shardCount(request.saleId);
+    const home = homeShard(request.userId, shards);
+    const first = await this.reserveOn(home, request, "", shards > 1);
+    if (shards === 1 || first.kind !== "refused") return first;
+    if (first.reason !== "SOLD_OUT" && first.reason !== "INSUFFICIENT_STOCK") return first;
+
+    // The home shard ran out: borrow units from the others, in a fixed order.
+    for (let step = 1; step < shards; step++) {
+      const shard = (home + step) % shards;
+      const [taken] = await this.redis.takeStock(
+        saleKeys(request.saleId, shard).sale,
+        request.quantity,
+      );
+      if (taken !== 1) continue;
+      const recorded = await this.reserveOn(home, request, String(shard), false);
+      if (recorded.kind !== "accepted" || recorded.replayed) {
+        await this.redis.giveBack(saleKeys(request.saleId, shard).sale, request.quantity);
+      }
+      return recorded;
+    }
+    // Every shard is empty. The home call left this refusal uncounted (it could
+    // still have been served from another shard), so the caller counts it.
+    return {
+      kind: "refused",
+      reason: "SOLD_OUT",
+      remaining: 0,
+      version: first.version,
+      uncounted: true,
+    };
+  }
+
+  private async reserveOn(
+    shard: number,
+    request: ReserveRequest,
+    borrowedFrom: string,
+    stockRefusalCountedByCaller: boolean,
+  ): Promise<ReserveOutcome> {
+    const keys = saleKeys(request.saleId, shard);
     const reply = await this.redis.reserve(
       keys.sale,
       keys.buyers,
       keys.orders,
       keys.idempotency,
-      rateKey(request.saleId, request.userId),
+      rateKey(request.saleId, request.userId, shard),
       keys.stats,
       request.userId,
       request.quantity,
       request.nowMs,
       request.orderId,
       request.idempotencyKey ?? "",
+      borrowedFrom,
+      stockRefusalCountedByCaller ? "1" : "",
     );
     return reserveOutcome(reply);
   }
 
-  async release(saleId: string, orderId: string): Promise<ReleaseOutcome> {
-    const keys = saleKeys(saleId);
-    const [code]: ReleaseReply = await this.redis.release(
+  async release(saleId: string, orderId: string, userId: string): Promise<ReleaseOutcome> {
+    const keys = saleKeys(saleId, homeShard(userId, await this.shardCount(saleId)));
+    const [code, , stockShard]: ReleaseReply = await this.redis.release(
       keys.sale,
       keys.buyers,
       keys.orders,
@@ -161,11 +243,16 @@ export class RedisReservations {
     );
     const outcome = RELEASES[code];
     if (outcome === undefined) throw new Error(`release-4.lua returned unknown code ${code}`);
+    if (outcome === "released" && stockShard !== "") {
+      const order = await this.getOrder(saleId, orderId, userId);
+      await this.redis.giveBack(saleKeys(saleId, Number(stockShard)).sale, order?.quantity ?? 0);
+    }
     return outcome;
   }
 
   async confirm(request: ConfirmRequest): Promise<ConfirmOutcome> {
-    const keys = saleKeys(request.saleId);
+    const shards = await this.shardCount(request.saleId);
+    const keys = saleKeys(request.saleId, homeShard(request.userId, shards));
     const [code]: ConfirmReply = await this.redis.confirm(
       keys.sale,
       keys.buyers,
@@ -181,34 +268,142 @@ export class RedisReservations {
     return outcome;
   }
 
-  async getOrder(saleId: string, orderId: string): Promise<OrderRecord | null> {
-    const json = await this.redis.hget(saleKeys(saleId).orders, orderId);
+  /** An order of `userId`, looked up on that user's home shard. */
+  async getOrder(saleId: string, orderId: string, userId: string): Promise<OrderRecord | null> {
+    const shard = homeShard(userId, await this.shardCount(saleId));
+    const json = await this.redis.hget(saleKeys(saleId, shard).orders, orderId);
     return json === null ? null : orderRecordFrom(saleId, orderId, json);
   }
 
-  /** Every order of a sale; bounded by the sale's stock plus its released orders. */
+  /** Every order of a sale, over all shards; bounded by its stock plus its released orders. */
   async listOrders(saleId: string): Promise<OrderRecord[]> {
-    const all = await this.redis.hgetall(saleKeys(saleId).orders);
-    return Object.entries(all).map(([orderId, json]) => orderRecordFrom(saleId, orderId, json));
-  }
-
-  async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {
-    const [code, remaining, version]: UpsertSaleReply = await this.redis.upsertSale(
-      saleKeys(sale.id).sale,
-      sale.name,
-      sale.stock,
-      sale.perUserLimit,
-      sale.startsAtMs,
-      sale.endsAtMs,
-      nowMs,
-      sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
-      sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+    const shards = await this.shardCount(saleId);
+    const all = await Promise.all(
+      Array.from({ length: shards }, (_, shard) =>
+        this.redis.hgetall(saleKeys(saleId, shard).orders),
+      ),
     );
-    if (code === -1) return { kind: "stock_below_sold", sold: remaining };
-    return { kind: code === 1 ? "created" : "updated", remaining, version };
+    return all.flatMap((orders) =>
+      Object.entries(orders).map(([orderId, json]) => orderRecordFrom(saleId, orderId, json)),
+    );
   }
 
-  async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
-    return saleFromHash(saleId, await this.redis.hgetall(saleKeys(saleId).sale), nowMs);
+  /**
+   * Creates a sale (split over `shards` hashes), or updates one. A sharded
+   * sale keeps its shard count; its stock changes are spread over the shards,
+   * each shard refusing to go below what it has sold.
+   */
+  async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {
+    const existing = await this.redis.hmget(saleKeys(sale.id).sale, "stock", "shards");
+    const created = existing[0] === null;
+    const shards = created ? (sale.shards ?? 1) : Math.max(1, Number(existing[1] ?? 1));
+    if (!created && sale.shards !== undefined && sale.shards !== shards) {
+      return { kind: "shards_immutable", shards };
+    }
+    const current = created
+      ? Array.from({ length: shards }, () => ({ stock: 0, remaining: 0 }))
+      : await Promise.all(
+          Array.from({ length: shards }, async (_, shard) => {
+            const [stock, remaining] = await this.redis.hmget(
+              saleKeys(sale.id, shard).sale,
+              "stock",
+              "remaining",
+            );
+            return { stock: Number(stock ?? 0), remaining: Number(remaining ?? 0) };
+          }),
+        );
+    const targets = splitStock(sale.stock, current);
+    if (targets === null) {
+      return {
+        kind: "stock_below_sold",
+        sold: current.reduce((sum, s) => sum + s.stock - s.remaining, 0),
+      };
+    }
+
+    // Shard 0 last: it is the one that makes a new sale visible to buyers.
+    const order = Array.from({ length: shards }, (_, shard) => shards - 1 - shard);
+    const done: number[] = [];
+    let remaining = 0;
+    let version = 0;
+    for (const shard of order) {
+      const [code, shardRemaining, shardVersion]: UpsertSaleReply = await this.redis.upsertSale(
+        saleKeys(sale.id, shard).sale,
+        sale.name,
+        targets[shard] ?? 0,
+        sale.perUserLimit,
+        sale.startsAtMs,
+        sale.endsAtMs,
+        nowMs,
+        sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
+        sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+        shards,
+      );
+      if (code === -1) {
+        // Units sold on this shard meanwhile: put the shards already changed back.
+        for (const undo of done) {
+          await this.redis.upsertSale(
+            saleKeys(sale.id, undo).sale,
+            sale.name,
+            current[undo]?.stock ?? 0,
+            sale.perUserLimit,
+            sale.startsAtMs,
+            sale.endsAtMs,
+            nowMs,
+            sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
+            sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+            shards,
+          );
+        }
+        return { kind: "stock_below_sold", sold: shardRemaining };
+      }
+      done.push(shard);
+      remaining += shardRemaining;
+      version = Math.max(version, shardVersion);
+    }
+    return { kind: created ? "created" : "updated", remaining, version };
   }
+
+  /** The sale as one: stock and remaining summed over its shards. */
+  async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
+    const sale = saleFromHash(saleId, await this.redis.hgetall(saleKeys(saleId).sale), nowMs);
+    if (sale === null || sale.shards <= 1) return sale;
+    const others = await Promise.all(
+      Array.from({ length: sale.shards - 1 }, (_, i) =>
+        this.redis.hmget(saleKeys(saleId, i + 1).sale, "stock", "remaining", "version"),
+      ),
+    );
+    let { stock, remaining, version } = sale;
+    for (const [shardStock, shardRemaining, shardVersion] of others) {
+      stock += Number(shardStock ?? 0);
+      remaining += Number(shardRemaining ?? 0);
+      version = Math.max(version, Number(shardVersion ?? 0));
+    }
+    const startsAtMs = sale.startsAt ? Date.parse(sale.startsAt) : 0;
+    const endsAtMs = sale.endsAt ? Date.parse(sale.endsAt) : 0;
+    return {
+      ...sale,
+      stock,
+      remaining,
+      sold: stock - remaining,
+      version,
+      status: saleStatus({ remaining, startsAtMs, endsAtMs }, nowMs),
+    };
+  }
+}
+
+/**
+ * New per-shard stock totals for a sale total of `stock`: what each shard has
+ * sold stays, and the units still to sell are spread evenly. Null when the
+ * total is below what is already sold.
+ */
+export function splitStock(
+  stock: number,
+  shards: Array<{ stock: number; remaining: number }>,
+): number[] | null {
+  const sold = shards.map((s) => s.stock - s.remaining);
+  const unsold = stock - sold.reduce((a, b) => a + b, 0);
+  if (unsold < 0) return null;
+  const base = Math.floor(unsold / shards.length);
+  const extra = unsold % shards.length;
+  return sold.map((soldOnShard, shard) => soldOnShard + base + (shard < extra ? 1 : 0));
 }

@@ -28,6 +28,8 @@ export interface Sale {
   endsAt: string | null;
   status: SaleStatus;
   rateLimit: { burst: number; perSecond: number };
+  /** Stock shards (1 = unsharded). */
+  shards: number;
   version: number;
 }
 
@@ -40,20 +42,40 @@ export interface SaleKeys {
   stats: string;
 }
 
-/** A buyer's rate-limit bucket for a sale; in the sale's slot like its other keys. */
-export function rateKey(saleId: string, userId: string): string {
-  return `{sale:${saleId}}:rate:${userId}`;
+/** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
+export function rateKey(saleId: string, userId: string, shard = 0): string {
+  return `${saleKeys(saleId, shard).sale}:rate:${userId}`;
+}
+
+/**
+ * The shard that holds a buyer's state (units held, orders, idempotency,
+ * rate bucket): FNV-1a of the user id. Every buy of a user checks the limit
+ * there, so the per-user limit stays exact however the stock is split.
+ */
+export function homeShard(userId: string, shards: number): number {
+  if (shards <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
 }
 
 /** Default buy-request rate per buyer and sale: a burst of a few clicks, then one per second. */
 export const DEFAULT_RATE_LIMIT = { burst: 5, perSecond: 1 } as const;
 
+/** Most shards a sale's stock may be split into. */
+export const MAX_SHARDS = 16;
+
 /**
  * All keys of a sale share the hash tag `{sale:<id>}`, so they sit in one
- * Redis Cluster slot and one Lua call may touch them all.
+ * Redis Cluster slot and one Lua call may touch them all. A sharded sale
+ * (see reservations.ts) has one such set per shard, tagged `{sale:<id>#<n>}`
+ * for n >= 1, so its shards spread over the cluster's slots.
  */
-export function saleKeys(saleId: string): SaleKeys {
-  const tag = `{sale:${saleId}}`;
+export function saleKeys(saleId: string, shard = 0): SaleKeys {
+  const tag = shard === 0 ? `{sale:${saleId}}` : `{sale:${saleId}#${shard}}`;
   return {
     sale: tag,
     buyers: `${tag}:buyers`,
@@ -100,6 +122,7 @@ export function saleFromHash(
       burst: Number(hash.rateBurst ?? DEFAULT_RATE_LIMIT.burst),
       perSecond: Number(hash.ratePerSecond ?? DEFAULT_RATE_LIMIT.perSecond),
     },
+    shards: Number(hash.shards ?? 1),
     version: Number(hash.version ?? 0),
   };
 }

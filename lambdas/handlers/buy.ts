@@ -60,9 +60,9 @@ export const handler = httpHandler(async (event) => {
   }
 });
 
-/** reserve-6.lua counts its own outcomes; refusals from memory and failed sends never reach it. */
+/** reserve-6.lua counts its own outcomes; refusals from memory or after a shard sweep, and failed sends, it does not. */
 function countWhatRedisDidNotSee(saleId: string, error: unknown): boolean {
-  if (error instanceof PurchaseRefusedError && error.fromMemory)
+  if (error instanceof PurchaseRefusedError && error.uncounted)
     stats.count(saleId, `refused:${error.code}`);
   else if (error instanceof ServiceUnavailableError)
     stats.count(saleId, "errors:SERVICE_UNAVAILABLE");

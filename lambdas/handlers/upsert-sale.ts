@@ -1,4 +1,4 @@
-import { StockBelowSoldError } from "../domain/errors.js";
+import { ShardsImmutableError, StockBelowSoldError } from "../domain/errors.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
@@ -21,6 +21,9 @@ export const handler = httpHandler(async (event) => {
   const outcome = await reservations.upsertSale(definition, nowMs);
   if (outcome.kind === "stock_below_sold") {
     throw new StockBelowSoldError(definition.id, outcome.sold);
+  }
+  if (outcome.kind === "shards_immutable") {
+    throw new ShardsImmutableError(definition.id, outcome.shards);
   }
   logger.info(`sale ${outcome.kind}`, { saleId: definition.id, adminId, stock: definition.stock });
   const sale = await reservations.getSale(definition.id, nowMs);

@@ -10,6 +10,7 @@ import {
   RateLimitedError,
   SaleNotFoundError,
   ServiceUnavailableError,
+  ShardsImmutableError,
   StockBelowSoldError,
   UnauthorizedError,
 } from "../domain/errors.js";
@@ -21,7 +22,13 @@ export function statusOf(error: DomainError): number {
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof SaleNotFoundError || error instanceof OrderNotFoundError) return 404;
-  if (error instanceof PurchaseRefusedError || error instanceof StockBelowSoldError) return 409;
+  if (
+    error instanceof PurchaseRefusedError ||
+    error instanceof StockBelowSoldError ||
+    error instanceof ShardsImmutableError
+  ) {
+    return 409;
+  }
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof RateLimitedError) return 429;
   if (error instanceof ServiceUnavailableError) return 503;

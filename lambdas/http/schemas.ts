@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { MAX_QUANTITY_PER_REQUEST, saleIdSchema } from "../domain/sale.js";
+import { MAX_QUANTITY_PER_REQUEST, MAX_SHARDS, saleIdSchema } from "../domain/sale.js";
 
 /** Request bodies and headers of the HTTP API, compiled once at import. */
 
@@ -44,6 +44,7 @@ export const saleDefinitionSchema = z
         perSecond: z.number().positive().max(10_000),
       })
       .optional(),
+    shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
   })
   .refine((sale) => !sale.startsAt || !sale.endsAt || sale.endsAt > sale.startsAt, {
     message: "endsAt must be after startsAt",
@@ -57,4 +58,5 @@ export const saleDefinitionSchema = z
     startsAtMs: sale.startsAt ?? 0,
     endsAtMs: sale.endsAt ?? 0,
     rateLimit: sale.rateLimit,
+    shards: sale.shards,
   }));

@@ -15,6 +15,8 @@ export const SCRIPT_FILES = {
   reserve: "reserve-6",
   release: "release-4",
   confirm: "confirm-3",
+  takeStock: "take-stock-1",
+  giveBack: "give-back-1",
   upsertSale: "upsert-sale-1",
 } as const;
 
@@ -48,7 +50,8 @@ const sources = Object.fromEntries(
 
 /** Raw replies as the scripts return them; lambdas/domain turns them into typed outcomes. */
 export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
-export type ReleaseReply = [code: number, remaining: number];
+export type ReleaseReply = [code: number, remaining: number, stockShard: string];
+export type StockReply = [code: number, remaining: number];
 export type ConfirmReply = [code: number, remaining: number];
 export type UpsertSaleReply = [code: number, remaining: number, version: number];
 
@@ -66,7 +69,11 @@ declare module "ioredis" {
       nowMs: number,
       orderId: string,
       idempotencyKey: string,
+      borrowedFromShard: string,
+      skipStockRefusalCount: string,
     ): Result<ReserveReply, Context>;
+    takeStock(shardKey: string, quantity: number): Result<StockReply, Context>;
+    giveBack(shardKey: string, quantity: number): Result<StockReply, Context>;
     release(
       saleKey: string,
       buyersKey: string,
@@ -94,6 +101,7 @@ declare module "ioredis" {
       nowMs: number,
       rateBurst: number,
       ratePerSecond: number,
+      shards: number,
     ): Result<UpsertSaleReply, Context>;
   }
 }

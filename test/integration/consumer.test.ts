@@ -111,7 +111,9 @@ describe("consume-orders", () => {
   it("drops the message of an order that was released (its buyer was told the buy failed)", async () => {
     const { saleId, messages } = await reservedOrders(1);
     const [message] = messages;
-    expect(await reservations.release(saleId, message?.orderId ?? "")).toBe("released");
+    expect(await reservations.release(saleId, message?.orderId ?? "", message?.userId ?? "")).toBe(
+      "released",
+    );
 
     expect(await invoke(consume, [sqsRecord(message)])).toEqual({ batchItemFailures: [] });
     expect(await rowsOfSale(db, saleId)).toHaveLength(0);

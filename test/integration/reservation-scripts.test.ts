@@ -129,8 +129,8 @@ describe("release-4.lua", () => {
     const outcome = await reserve(saleId, "alice", 2, "key-r");
     if (outcome.kind !== "accepted") throw new Error("expected an accepted buy");
 
-    expect(await reservations.release(saleId, outcome.orderId)).toBe("released");
-    expect(await reservations.release(saleId, outcome.orderId)).toBe("already_released");
+    expect(await reservations.release(saleId, outcome.orderId, "alice")).toBe("released");
+    expect(await reservations.release(saleId, outcome.orderId, "alice")).toBe("already_released");
 
     const state = await saleSnapshot(redis, saleId);
     expect(Number(state.sale.remaining)).toBe(5);
@@ -147,7 +147,9 @@ describe("release-4.lua", () => {
   it("reports an unknown order without touching the sale", async () => {
     const saleId = await openSale();
     const before = await saleSnapshot(redis, saleId);
-    expect(await reservations.release(saleId, newOrderId(saleId, "nope"))).toBe("unknown_order");
+    expect(await reservations.release(saleId, newOrderId(saleId, "nope"), "alice")).toBe(
+      "unknown_order",
+    );
     expect(await saleSnapshot(redis, saleId)).toEqual(before);
   });
 });

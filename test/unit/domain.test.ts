@@ -53,6 +53,7 @@ describe("saleFromHash", () => {
       endsAt: "2030-01-01T00:00:00.000Z",
       status: "open",
       rateLimit: { burst: 5, perSecond: 1 },
+      shards: 1,
       version: 3,
     });
   });
