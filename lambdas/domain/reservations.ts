@@ -326,34 +326,17 @@ export class RedisReservations {
     let remaining = 0;
     let version = 0;
     for (const shard of order) {
-      const [code, shardRemaining, shardVersion]: UpsertSaleReply = await this.redis.upsertSale(
-        saleKeys(sale.id, shard).sale,
-        sale.name,
+      const [code, shardRemaining, shardVersion] = await this.upsertShard(
+        sale,
+        shard,
         targets[shard] ?? 0,
-        sale.perUserLimit,
-        sale.startsAtMs,
-        sale.endsAtMs,
-        nowMs,
-        sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
-        sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
         shards,
+        nowMs,
       );
       if (code === -1) {
         // Units sold on this shard meanwhile: put the shards already changed back.
-        for (const undo of done) {
-          await this.redis.upsertSale(
-            saleKeys(sale.id, undo).sale,
-            sale.name,
-            current[undo]?.stock ?? 0,
-            sale.perUserLimit,
-            sale.startsAtMs,
-            sale.endsAtMs,
-            nowMs,
-            sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
-            sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
-            shards,
-          );
-        }
+        for (const undo of done)
+          await this.upsertShard(sale, undo, current[undo]?.stock ?? 0, shards, nowMs);
         return { kind: "stock_below_sold", sold: shardRemaining };
       }
       done.push(shard);
@@ -361,6 +344,27 @@ export class RedisReservations {
       version = Math.max(version, shardVersion);
     }
     return { kind: created ? "created" : "updated", remaining, version };
+  }
+
+  private upsertShard(
+    sale: SaleDefinition,
+    shard: number,
+    stock: number,
+    shards: number,
+    nowMs: number,
+  ): Promise<UpsertSaleReply> {
+    return this.redis.upsertSale(
+      saleKeys(sale.id, shard).sale,
+      sale.name,
+      stock,
+      sale.perUserLimit,
+      sale.startsAtMs,
+      sale.endsAtMs,
+      nowMs,
+      sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
+      sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+      shards,
+    );
   }
 
   /** The sale as one: stock and remaining summed over its shards. */
