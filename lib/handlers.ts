@@ -21,7 +21,10 @@ export interface HandlerAccess {
   sendOrders: boolean;
   /** ORDERS_QUEUE_URL + ORDERS_DLQ_URL + sqs:GetQueueAttributes on both queues. */
   queueStats: boolean;
-  /** Moving DLQ messages back: receive/delete on the DLQ, send on the orders queue. */
+  /**
+   * Moving DLQ messages back: ORDERS_QUEUE_URL + ORDERS_DLQ_URL, sqs:ReceiveMessage and
+   * sqs:DeleteMessage on the DLQ, sqs:SendMessage on the orders queue (no queue statistics).
+   */
   redrive: boolean;
 }
 
@@ -58,8 +61,11 @@ const KNOWN_ACCESS: Record<string, HandlerAccess> = {
   // Admin, but it only writes the sale's Redis hash.
   "upsert-sale": { ...NONE, redis: true },
   "get-order": { ...NONE, redis: true, database: true },
-  // Admin: moves messages between the two queues and touches nothing else.
-  "admin-redrive": { ...NONE, queueStats: true, redrive: true },
+  // Admin: moves messages from the DLQ back to the orders queue and touches nothing else
+  // (no Redis, no database, no GetQueueAttributes: lambdas/domain/redrive.ts never asks).
+  "admin-redrive": { ...NONE, redrive: true },
+  // Admin: compares Redis, Postgres and the queue depths (the default admin rule, stated).
+  "admin-reconcile": { ...NONE, redis: true, database: true, queueStats: true },
   [CONSUMER_HANDLER]: { ...NONE, redis: true, database: true },
   [MIGRATE_HANDLER]: { ...NONE, database: true },
 };

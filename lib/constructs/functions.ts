@@ -85,11 +85,14 @@ export class Functions extends Construct {
           environment.DATABASE_SSL = "false";
         }
       }
-      if (access.sendOrders || access.queueStats) {
+      const usesSqs = access.sendOrders || access.queueStats || access.redrive;
+      if (usesSqs) {
         environment.ORDERS_QUEUE_URL = orders.queue.queueUrl;
         if (backends.kind === "local") environment.SQS_ENDPOINT = backends.sqsEndpoint;
       }
-      if (access.queueStats) environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
+      if (access.queueStats || access.redrive) {
+        environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
+      }
 
       const define: Record<string, string> = { __LUA_SCRIPTS__: lua };
       if (spec.kind === "migrate") {
@@ -162,7 +165,8 @@ export class Functions extends Construct {
         if (access.database) {
           backends.database.connections.allowDefaultPortFrom(fn, `${spec.name}`);
         }
-        if (access.redis || access.database || access.sendOrders || access.queueStats) {
+        // Redis and database users fetch their secret; queue users call SQS.
+        if (access.redis || access.database || usesSqs) {
           securityGroup.addEgressRule(
             Peer.ipv4(backends.network.vpc.vpcCidrBlock),
             Port.tcp(443),

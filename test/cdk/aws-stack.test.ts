@@ -1,17 +1,23 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../../lambdas/routes.js";
+import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
+import { PROJECT_ROOT } from "../../lib/paths.js";
 import {
-  actionsOfRole,
   awsApp,
+  envOf,
   fixture,
   functionOf,
+  grantsOfRole,
+  logicalIdOf,
   resourcesOf,
+  roleOf,
+  securityGroupOf,
   templateOf,
 } from "./support/apps.js";
 
-// One synth for the main template (about two seconds, bundling skipped), with stub
-// entries for the consumer and the migration function so their wiring is covered.
+// One synth of the real stack (bundling skipped): every handler of lambdas/routes.ts,
+// the order consumer and the migration function, with their real entry files.
 let template: Template;
 beforeAll(() => {
   const { stack } = awsApp({
@@ -26,19 +32,9 @@ beforeAll(() => {
   template = templateOf(stack);
 });
 
-type Statement = { Action: string | string[]; Resource: unknown };
-
-const roleOf = (handler: string): string => {
-  const [, fn] = functionOf(template, handler);
-  const role = fn.Properties.Role as { "Fn::GetAtt": [string, string] };
-  return role["Fn::GetAtt"][0];
-};
-const envOf = (handler: string): Record<string, unknown> =>
-  (
-    functionOf(template, handler)[1].Properties.Environment as {
-      Variables: Record<string, unknown>;
-    }
-  ).Variables;
+/** Every function the stack must deploy: one per handler of lambdas/routes.ts, plus these two. */
+const HTTP_HANDLERS = [...new Set(HTTP_ROUTES.map((route) => route.handler))];
+const ALL_HANDLERS = [...HTTP_HANDLERS, CONSUMER_HANDLER, MIGRATE_HANDLER];
 
 describe("Network", () => {
   it("has isolated subnets only: no NAT gateway, no internet gateway", () => {
@@ -156,7 +152,7 @@ describe("Orders queue", () => {
   });
 
   it("keeps messages invisible at least six times the consumer timeout", () => {
-    const [, consumer] = functionOf(template, "consume-orders");
+    const [, consumer] = functionOf(template, CONSUMER_HANDLER);
     const timeout = consumer.Properties.Timeout as number;
     const queue = Object.values(resourcesOf(template, "AWS::SQS::Queue")).find(
       (q) => q.Properties.RedrivePolicy,
@@ -226,13 +222,149 @@ describe("HTTP API", () => {
   });
 });
 
-describe("Functions", () => {
-  const handlers = [...new Set(HTTP_ROUTES.map((r) => r.handler)), "consume-orders", "migrate"];
+/**
+ * What each function may reach, reviewed against what its handler does
+ * (lambdas/handlers/*.ts). Handlers not listed here get lib/handlers.ts's
+ * default rule (see needsOf), which the "routes added later" tests pin.
+ */
+interface Needs {
+  /** REDIS_URL (rediss://) + REDIS_AUTH_SECRET_ARN, read on the AUTH token, a path to the cache. */
+  redis: boolean;
+  /** DATABASE_* (the proxy, TLS), read on the cluster secret, a path to the RDS Proxy. */
+  database: boolean;
+  /** SQS actions on the orders queue and on its DLQ. */
+  ordersQueue: string[];
+  deadLetterQueue: string[];
+  /** The queue URLs it is given. */
+  queueUrls: string[];
+}
 
-  it("deploys one Node 22 arm64 function per handler, traced, in the VPC, with its log group", () => {
-    for (const handler of handlers) {
+const NOTHING: Needs = {
+  redis: false,
+  database: false,
+  ordersQueue: [],
+  deadLetterQueue: [],
+  queueUrls: [],
+};
+const QUEUE_DEPTHS: Pick<Needs, "ordersQueue" | "deadLetterQueue" | "queueUrls"> = {
+  ordersQueue: ["sqs:GetQueueAttributes"],
+  deadLetterQueue: ["sqs:GetQueueAttributes"],
+  queueUrls: ["ORDERS_DLQ_URL", "ORDERS_QUEUE_URL"],
+};
+/** What CDK's SqsEventSource grants the consumer's role on the queue it polls. */
+const CONSUME = [
+  "sqs:ChangeMessageVisibility",
+  "sqs:DeleteMessage",
+  "sqs:GetQueueAttributes",
+  "sqs:GetQueueUrl",
+  "sqs:ReceiveMessage",
+];
+
+const REVIEWED: Record<string, Needs> = {
+  // Reserves in Redis (Lua) and hands the order to SQS.
+  buy: {
+    ...NOTHING,
+    redis: true,
+    ordersQueue: ["sqs:SendMessage"],
+    queueUrls: ["ORDERS_QUEUE_URL"],
+  },
+  // One HGETALL.
+  "get-sale": { ...NOTHING, redis: true },
+  // Admin, but it only writes the sale's Redis hash.
+  "upsert-sale": { ...NOTHING, redis: true },
+  // A pending order is in Redis, a persisted one in Postgres.
+  "get-order": { ...NOTHING, redis: true, database: true },
+  // Compares Redis, Postgres and both queues' depths; repairs through Redis and Postgres.
+  "admin-reconcile": { ...NOTHING, redis: true, database: true, ...QUEUE_DEPTHS },
+  // Moves DLQ messages back: receive and delete there, send to the orders queue. Nothing else.
+  "admin-redrive": {
+    ...NOTHING,
+    ordersQueue: ["sqs:SendMessage"],
+    deadLetterQueue: ["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+    queueUrls: ["ORDERS_DLQ_URL", "ORDERS_QUEUE_URL"],
+  },
+  // Fed by the event source; confirms in Redis, inserts into Postgres.
+  "consume-orders": { ...NOTHING, redis: true, database: true, ordersQueue: CONSUME },
+  migrate: { ...NOTHING, database: true },
+};
+
+/** A handler nobody listed: Redis; behind the admin scope also the database and queue depths. */
+function needsOf(handler: string, routes: readonly HttpRouteDefinition[] = HTTP_ROUTES): Needs {
+  const reviewed = REVIEWED[handler];
+  if (reviewed) return reviewed;
+  const admin = routes.some((r) => r.handler === handler && r.scopes.includes("admin"));
+  return admin
+    ? { ...NOTHING, redis: true, database: true, ...QUEUE_DEPTHS }
+    : { ...NOTHING, redis: true };
+}
+
+/** Logical ids of what the functions are granted or given a path to. */
+function backends(t: Template) {
+  return {
+    ordersQueue: logicalIdOf(t, "AWS::SQS::Queue", "OrdersQueue"),
+    deadLetterQueue: logicalIdOf(t, "AWS::SQS::Queue", "OrdersDeadLetterQueue"),
+    cacheSecret: logicalIdOf(t, "AWS::SecretsManager::Secret", "CacheAuthToken"),
+    databaseSecret: logicalIdOf(
+      t,
+      "AWS::SecretsManager::SecretTargetAttachment",
+      "DatabaseClusterSecretAttachment",
+    ),
+    cacheGroup: logicalIdOf(t, "AWS::EC2::SecurityGroup", "CacheSecurityGroup"),
+    proxyGroup: logicalIdOf(t, "AWS::EC2::SecurityGroup", "DatabaseProxySecurityGroup"),
+    vpc: logicalIdOf(t, "AWS::EC2::VPC", "NetworkVpc"),
+  };
+}
+
+/** The IAM grants (grantsOfRole's form) a function with these needs must have, and no others. */
+function expectedGrants(t: Template, needs: Needs): string[] {
+  const ids = backends(t);
+  const secretRead = (secret: string) =>
+    ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"].map(
+      (a) => `${a} on ${secret}`,
+    );
+  return [
+    ...(needs.redis ? secretRead(ids.cacheSecret) : []),
+    ...(needs.database ? secretRead(ids.databaseSecret) : []),
+    ...needs.ordersQueue.map((a) => `${a} on ${ids.ordersQueue}`),
+    ...needs.deadLetterQueue.map((a) => `${a} on ${ids.deadLetterQueue}`),
+  ].sort();
+}
+
+const getAtt = (id: string, attribute: string) => ({ "Fn::GetAtt": [id, attribute] });
+
+/** Security-group rules between a function's group and another group, as "port" strings. */
+function rulesBetween(t: Template, type: string, from: string, to: string): number[] {
+  const [own, other] =
+    type === "AWS::EC2::SecurityGroupIngress"
+      ? ["SourceSecurityGroupId", "GroupId"]
+      : ["GroupId", "DestinationSecurityGroupId"];
+  return Object.values(resourcesOf(t, type))
+    .filter(
+      (rule) =>
+        JSON.stringify(rule.Properties[own]) === JSON.stringify(getAtt(from, "GroupId")) &&
+        JSON.stringify(rule.Properties[other]) === JSON.stringify(getAtt(to, "GroupId")),
+    )
+    .map((rule) => rule.Properties.FromPort as number);
+}
+
+describe("Functions", () => {
+  it("are one per handler of lambdas/routes.ts, plus the consumer and the migration function", () => {
+    const deployed = Object.keys(resourcesOf(template, "AWS::Lambda::Function")).filter((id) =>
+      id.startsWith("Functions"),
+    );
+    expect(deployed).toHaveLength(ALL_HANDLERS.length);
+    expect(
+      handlerCatalog({ projectRoot: PROJECT_ROOT })
+        .map((spec) => spec.name)
+        .sort(),
+    ).toEqual([...ALL_HANDLERS].sort());
+    for (const handler of ALL_HANDLERS) functionOf(template, handler);
+  });
+
+  it("run Node 22 on arm64, traced, in the VPC, each with its log group", () => {
+    for (const handler of ALL_HANDLERS) {
       const [, fn] = functionOf(template, handler);
-      expect(fn.Properties).toMatchObject({
+      expect(fn.Properties, handler).toMatchObject({
         Runtime: "nodejs22.x",
         Architectures: ["arm64"],
         Handler: "index.handler",
@@ -240,7 +372,7 @@ describe("Functions", () => {
         LoggingConfig: { LogGroup: { Ref: expect.stringMatching(/Logs/) } },
         VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
       });
-      expect(envOf(handler)).toMatchObject({
+      expect(envOf(template, handler), handler).toMatchObject({
         POWERTOOLS_SERVICE_NAME: "flash-sale",
         POWERTOOLS_LOG_LEVEL: "INFO",
         NODE_OPTIONS: "--enable-source-maps",
@@ -249,123 +381,124 @@ describe("Functions", () => {
     template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
   });
 
-  it("gives Redis users a TLS URL and the AUTH secret's ARN", () => {
-    for (const handler of [...new Set(HTTP_ROUTES.map((r) => r.handler)), "consume-orders"]) {
-      expect(envOf(handler)).toMatchObject({
-        REDIS_URL: {
-          "Fn::Join": [
-            "",
-            [
-              "rediss://",
-              {
-                "Fn::GetAtt": [
-                  expect.stringMatching(/^CacheReplicationGroup/),
-                  "PrimaryEndPoint.Address",
-                ],
-              },
-              ":",
-              {
-                "Fn::GetAtt": [
-                  expect.stringMatching(/^CacheReplicationGroup/),
-                  "PrimaryEndPoint.Port",
-                ],
-              },
-            ],
-          ],
-        },
-        REDIS_AUTH_SECRET_ARN: { Ref: expect.stringMatching(/^CacheAuthToken/) },
-      });
-    }
-    expect(envOf("migrate").REDIS_URL).toBeUndefined();
-  });
+  describe.each(ALL_HANDLERS)("%s", (handler) => {
+    const needs = needsOf(handler);
 
-  it("gives database users the proxy endpoint and the cluster secret, with TLS", () => {
-    for (const handler of ["consume-orders", "migrate"]) {
-      expect(envOf(handler)).toMatchObject({
-        DATABASE_HOST: {
-          "Fn::GetAtt": [expect.stringMatching(/^DatabaseClusterProxy/), "Endpoint"],
-        },
+    it(`is given ${needs.redis ? "a TLS Redis URL and the AUTH secret's ARN" : "no Redis"}`, () => {
+      const env = envOf(template, handler);
+      if (!needs.redis) {
+        expect(env.REDIS_URL).toBeUndefined();
+        expect(env.REDIS_AUTH_SECRET_ARN).toBeUndefined();
+        return;
+      }
+      const cacheGroup = expect.stringMatching(/^CacheReplicationGroup/);
+      expect(env.REDIS_URL).toEqual({
+        "Fn::Join": [
+          "",
+          [
+            "rediss://",
+            { "Fn::GetAtt": [cacheGroup, "PrimaryEndPoint.Address"] },
+            ":",
+            { "Fn::GetAtt": [cacheGroup, "PrimaryEndPoint.Port"] },
+          ],
+        ],
+      });
+      expect(env.REDIS_AUTH_SECRET_ARN).toEqual({ Ref: backends(template).cacheSecret });
+      expect(env.REDIS_PASSWORD).toBeUndefined();
+    });
+
+    it(`is given ${needs.database ? "the proxy endpoint and the cluster secret, with TLS" : "no database"}`, () => {
+      const env = envOf(template, handler);
+      const databaseKeys = Object.keys(env).filter((key) => key.startsWith("DATABASE_"));
+      if (!needs.database) {
+        expect(databaseKeys).toEqual([]);
+        return;
+      }
+      expect(Object.fromEntries(databaseKeys.map((key) => [key, env[key]]))).toEqual({
+        DATABASE_HOST: getAtt(
+          logicalIdOf(template, "AWS::RDS::DBProxy", "DatabaseClusterProxy"),
+          "Endpoint",
+        ),
         DATABASE_PORT: "5432",
         DATABASE_NAME: "flashsale",
-        DATABASE_SECRET_ARN: { Ref: expect.stringMatching(/^DatabaseClusterSecretAttachment/) },
+        DATABASE_SECRET_ARN: { Ref: backends(template).databaseSecret },
         DATABASE_SSL: "true",
       });
-    }
-    for (const handler of ["buy", "get-sale", "upsert-sale"]) {
-      expect(envOf(handler).DATABASE_HOST).toBeUndefined();
-    }
-  });
-
-  it("gives only the buy function the orders queue URL", () => {
-    expect(envOf("buy").ORDERS_QUEUE_URL).toEqual({ Ref: expect.stringMatching(/^OrdersQueue/) });
-    expect(envOf("get-sale").ORDERS_QUEUE_URL).toBeUndefined();
-  });
-
-  it("lets the buy function send to the queue and nothing else on it", () => {
-    const actions = actionsOfRole(template, roleOf("buy"));
-    expect(actions).toContain("sqs:SendMessage");
-    expect(actions.filter((a) => a.startsWith("sqs:"))).toEqual(["sqs:SendMessage"]);
-    expect(actions).not.toContain("sqs:ReceiveMessage");
-    expect(actions.some((a) => a.startsWith("rds") || a === "*")).toBe(false);
-  });
-
-  it("grants secret reads only to the functions that need each secret", () => {
-    const buy = actionsOfRole(template, roleOf("buy"));
-    expect(buy).toEqual(
-      expect.arrayContaining(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]),
-    );
-    // Function roles allowed to read each secret (the RDS Proxy's own role also reads the database secret).
-    const secretReaders = (secretPrefix: RegExp) =>
-      Object.values(resourcesOf(template, "AWS::IAM::Policy"))
-        .filter((policy) =>
-          (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some(
-            (statement) =>
-              [statement.Action].flat().includes("secretsmanager:GetSecretValue") &&
-              [statement.Resource]
-                .flat()
-                .some((resource) => secretPrefix.test(String((resource as { Ref?: string }).Ref))),
-          ),
-        )
-        .flatMap((policy) => (policy.Properties.Roles as { Ref: string }[]).map((r) => r.Ref))
-        .filter((role) => role.startsWith("Functions"))
-        .sort();
-    expect(secretReaders(/CacheAuthToken/)).toEqual(
-      ["buy", "consume-orders", "get-sale", "upsert-sale"].map(roleOf).sort(),
-    );
-    expect(secretReaders(/DatabaseClusterSecretAttachment/)).toEqual(
-      ["consume-orders", "migrate"].map(roleOf).sort(),
-    );
-  });
-
-  it("opens the cache and the proxy only to the functions that use them", () => {
-    const ingress = Object.values(resourcesOf(template, "AWS::EC2::SecurityGroupIngress"));
-    const into = (target: RegExp) =>
-      ingress
-        .filter((rule) =>
-          target.test(JSON.stringify((rule.Properties.GroupId as Record<string, unknown>) ?? {})),
-        )
-        .map((rule) => JSON.stringify(rule.Properties.SourceSecurityGroupId))
-        .sort();
-    expect(into(/CacheSecurityGroup/)).toHaveLength(4);
-    expect(into(/DatabaseProxySecurityGroup/)).toHaveLength(2);
-    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
-      IpProtocol: "tcp",
-      FromPort: 6379,
-      ToPort: 6379,
-      GroupId: { "Fn::GetAtt": [Match.stringLikeRegexp("^CacheSecurityGroup"), "GroupId"] },
     });
-    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
-      FromPort: 5432,
-      GroupId: { "Fn::GetAtt": [Match.stringLikeRegexp("^DatabaseProxySecurityGroup"), "GroupId"] },
+
+    it(`is given ${needs.queueUrls.join(" and ") || "no queue URL"}`, () => {
+      const env = envOf(template, handler);
+      const ids = backends(template);
+      const queueKeys = Object.keys(env).filter((key) => key.startsWith("ORDERS_"));
+      expect(queueKeys.sort()).toEqual(needs.queueUrls);
+      if (env.ORDERS_QUEUE_URL) expect(env.ORDERS_QUEUE_URL).toEqual({ Ref: ids.ordersQueue });
+      if (env.ORDERS_DLQ_URL) expect(env.ORDERS_DLQ_URL).toEqual({ Ref: ids.deadLetterQueue });
     });
+
+    it("is granted exactly what its handler uses, on named resources only", () => {
+      expect(grantsOfRole(template, roleOf(template, handler))).toEqual(
+        expectedGrants(template, needs),
+      );
+    });
+
+    it("reaches the cache, the proxy and the VPC endpoints only if it needs them", () => {
+      const ids = backends(template);
+      const group = securityGroupOf(template, handler);
+      const ingress = "AWS::EC2::SecurityGroupIngress";
+      const egress = "AWS::EC2::SecurityGroupEgress";
+      expect(rulesBetween(template, ingress, group, ids.cacheGroup)).toEqual(
+        needs.redis ? [6379] : [],
+      );
+      expect(rulesBetween(template, egress, group, ids.cacheGroup)).toEqual(
+        needs.redis ? [6379] : [],
+      );
+      expect(rulesBetween(template, ingress, group, ids.proxyGroup)).toEqual(
+        needs.database ? [5432] : [],
+      );
+      expect(rulesBetween(template, egress, group, ids.proxyGroup)).toEqual(
+        needs.database ? [5432] : [],
+      );
+      // Every function calls Secrets Manager or SQS: HTTPS to the VPC's interface endpoints, nothing else.
+      const inline = resourcesOf(template, "AWS::EC2::SecurityGroup")[group]?.Properties
+        .SecurityGroupEgress;
+      expect(inline).toEqual([
+        expect.objectContaining({
+          CidrIp: getAtt(ids.vpc, "CidrBlock"),
+          IpProtocol: "tcp",
+          FromPort: 443,
+          ToPort: 443,
+        }),
+      ]);
+    });
+  });
+
+  it("opens the cache and the proxy to no one else", () => {
+    const ids = backends(template);
+    const sources = (target: string) =>
+      Object.values(resourcesOf(template, "AWS::EC2::SecurityGroupIngress"))
+        .filter(
+          (rule) =>
+            JSON.stringify(rule.Properties.GroupId) === JSON.stringify(getAtt(target, "GroupId")),
+        )
+        .map(
+          (rule) =>
+            (rule.Properties.SourceSecurityGroupId as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0],
+        )
+        .sort();
+    const groupsOf = (filter: (needs: Needs) => boolean) =>
+      ALL_HANDLERS.filter((h) => filter(needsOf(h)))
+        .map((h) => securityGroupOf(template, h))
+        .sort();
+    expect(sources(ids.cacheGroup)).toEqual(groupsOf((needs) => needs.redis));
+    expect(sources(ids.proxyGroup)).toEqual(groupsOf((needs) => needs.database));
   });
 
   it("feeds the consumer from the queue with partial batch failures and bounded concurrency", () => {
-    const [consumerId] = functionOf(template, "consume-orders");
+    const [consumerId] = functionOf(template, CONSUMER_HANDLER);
     template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: consumerId },
-      EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^OrdersQueue"), "Arn"] },
+      EventSourceArn: getAtt(backends(template).ordersQueue, "Arn"),
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       BatchSize: 100,
       MaximumBatchingWindowInSeconds: 1,
@@ -376,7 +509,7 @@ describe("Functions", () => {
 
 describe("Migrations", () => {
   it("run through a custom resource whose provider invokes the migration function", () => {
-    const [migrateId] = functionOf(template, "migrate");
+    const [migrateId] = functionOf(template, MIGRATE_HANDLER);
     template.hasResourceProperties("AWS::Lambda::Function", {
       Handler: "framework.onEvent",
       Environment: {
@@ -429,11 +562,7 @@ describe("Alarms, dashboard and outputs", () => {
     const functionAlarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm")).filter(
       (alarm) => alarm.Properties.Namespace === "AWS/Lambda",
     );
-    const handlerCount = new Set([
-      ...HTTP_ROUTES.map((r) => r.handler),
-      "consume-orders",
-      "migrate",
-    ]).size;
+    const handlerCount = ALL_HANDLERS.length;
     expect(functionAlarms.map((a) => a.Properties.MetricName).sort()).toEqual(
       [...Array(handlerCount).fill("Errors"), ...Array(handlerCount).fill("Throttles")].sort(),
     );
@@ -458,51 +587,65 @@ describe("Alarms, dashboard and outputs", () => {
 
 describe("Routes added to lambdas/routes.ts later", () => {
   const stub = fixture("http-handler");
-  const routes = [
-    ...HTTP_ROUTES,
-    { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
+  const invented = [
     {
       routeKey: "GET /admin/sales/{saleId}/stats",
       handler: "sale-stats",
       authorization: "jwt",
       scopes: ["admin"],
     },
-  ] as const;
+    {
+      routeKey: "GET /sales/{saleId}/position",
+      handler: "queue-position",
+      authorization: "jwt",
+      scopes: [],
+    },
+  ] as const satisfies readonly HttpRouteDefinition[];
+  const routes = [...HTTP_ROUTES, ...invented];
   let later: Template;
   beforeAll(() => {
     const { stack } = awsApp({
       context: { jwtIssuer: "https://issuer.test/" },
       routes,
-      entries: { "get-order": stub, "sale-stats": stub },
+      entries: { "sale-stats": stub, "queue-position": stub },
     });
     later = templateOf(stack);
   });
 
   it("get a function and a route each, with their scopes", () => {
     later.resourceCountIs("AWS::ApiGatewayV2::Route", routes.length);
-    later.hasResourceProperties("AWS::ApiGatewayV2::Route", {
-      RouteKey: "GET /admin/sales/{saleId}/stats",
-      AuthorizationType: "JWT",
-      AuthorizationScopes: ["admin"],
-    });
-    const env = (handler: string) =>
-      (
-        functionOf(later, handler)[1].Properties.Environment as {
-          Variables: Record<string, unknown>;
-        }
-      ).Variables;
-    expect(env("get-order")).toMatchObject({ DATABASE_SECRET_ARN: expect.anything() });
-    expect(env("sale-stats")).toMatchObject({
+    for (const route of invented) {
+      later.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+        RouteKey: route.routeKey,
+        AuthorizationType: "JWT",
+        AuthorizationScopes: route.scopes.length > 0 ? [...route.scopes] : Match.absent(),
+      });
+      functionOf(later, route.handler);
+    }
+  });
+
+  it("get Redis by default, and behind the admin scope also the database and queue depths", () => {
+    const stats = envOf(later, "sale-stats");
+    expect(stats).toMatchObject({
+      REDIS_URL: expect.anything(),
       DATABASE_HOST: expect.anything(),
       ORDERS_QUEUE_URL: expect.anything(),
       ORDERS_DLQ_URL: expect.anything(),
     });
+    const position = envOf(later, "queue-position");
+    expect(position.REDIS_URL).toBeDefined();
+    expect(Object.keys(position).filter((k) => /^(DATABASE|ORDERS)_/.test(k))).toEqual([]);
+    for (const route of invented) {
+      expect(grantsOfRole(later, roleOf(later, route.handler)), route.handler).toEqual(
+        expectedGrants(later, needsOf(route.handler, routes)),
+      );
+    }
   });
 
   it("let an admin handler read queue attributes only", () => {
-    const [, stats] = functionOf(later, "sale-stats");
-    const role = (stats.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-    const sqsActions = actionsOfRole(later, role).filter((a) => a.startsWith("sqs:"));
+    const sqsActions = grantsOfRole(later, roleOf(later, "sale-stats"))
+      .filter((grant) => grant.startsWith("sqs:"))
+      .map((grant) => grant.split(" ")[0]);
     expect([...new Set(sqsActions)]).toEqual(["sqs:GetQueueAttributes"]);
   });
 });

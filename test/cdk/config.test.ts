@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { SCRIPT_FILES } from "../../lambdas/platform/lua-scripts.js";
 import { HTTP_ROUTES } from "../../lambdas/routes.js";
 import { luaScripts, migrationsDigest, sqlMigrations } from "../../lib/bundling.js";
 import { DEFAULT_SETTINGS, readSettings, SettingsError } from "../../lib/config.js";
@@ -82,6 +83,16 @@ describe("handlerCatalog", () => {
       database: false,
       sendOrders: true,
       queueStats: false,
+      redrive: false,
+    });
+    // The redrive flag is admin-redrive's alone: it moves DLQ messages and touches nothing else.
+    expect(specs.filter((s) => s.access.redrive).map((s) => s.name)).toEqual(["admin-redrive"]);
+    expect(specs.find((s) => s.name === "admin-redrive")?.access).toEqual({
+      redis: false,
+      database: false,
+      sendOrders: false,
+      queueStats: false,
+      redrive: true,
     });
   });
 
@@ -130,6 +141,7 @@ describe("handlerCatalog", () => {
       database: true,
       sendOrders: false,
       queueStats: true,
+      redrive: false,
     });
     expect(specs.find((s) => s.name === "get-order")?.access).toMatchObject({ database: true });
   });
@@ -145,12 +157,41 @@ describe("handlerCatalog", () => {
 });
 
 describe("bundled files", () => {
-  it("maps every lua/*.lua file by base name", () => {
+  it("maps every lua/*.lua file by base name, with its text", () => {
+    const dir = join(PROJECT_ROOT, "lua");
+    const files = readdirSync(dir).filter((file) => file.endsWith(".lua"));
+    expect(files.length).toBeGreaterThan(0);
     const scripts = luaScripts(PROJECT_ROOT);
-    expect(Object.keys(scripts)).toEqual(
-      expect.arrayContaining(["reserve-4", "release-4", "upsert-sale-1"]),
-    );
-    expect(scripts["reserve-4"]).toContain("KEYS[1]");
+    expect(Object.keys(scripts).sort()).toEqual(files.map((file) => file.slice(0, -4)).sort());
+    for (const file of files) {
+      expect(scripts[file.slice(0, -4)]).toBe(readFileSync(join(dir, file), "utf8"));
+    }
+  });
+
+  it("bundles every script lambdas/platform/lua-scripts.ts loads", () => {
+    const bundled = Object.keys(luaScripts(PROJECT_ROOT));
+    for (const name of Object.values(SCRIPT_FILES)) {
+      expect(bundled, `lua/${name}.lua`).toContain(name);
+      // Its key count comes from its name; without one the cold start throws.
+      expect(name).toMatch(/-\d+$/);
+    }
+  });
+
+  it("picks up scripts added later (e.g. for stock sharding) without a stack change", () => {
+    const root = mkdtempSync(join(tmpdir(), "flash-sale-lua-"));
+    try {
+      expect(luaScripts(root)).toEqual({});
+      mkdirSync(join(root, "lua"));
+      writeFileSync(join(root, "lua", "reserve-6.lua"), "return KEYS[1]");
+      writeFileSync(join(root, "lua", "reserve-shard-3.lua"), "return KEYS[3]");
+      writeFileSync(join(root, "lua", "README.md"), "ignored");
+      expect(luaScripts(root)).toEqual({
+        "reserve-6": "return KEYS[1]",
+        "reserve-shard-3": "return KEYS[3]",
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("digests the migrations so that any change re-runs them", () => {

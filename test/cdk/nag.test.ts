@@ -1,20 +1,24 @@
-import { App, Stack, Validations } from "aws-cdk-lib";
+import { App, type CfnElement, Stack, Validations } from "aws-cdk-lib";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
-import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
+import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { parseRouteKey } from "../../lib/constructs/http-api.js";
+import { handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
+import { PROJECT_ROOT } from "../../lib/paths.js";
 import { awsApp } from "./support/apps.js";
 
-/** Every acknowledgment recorded in the tree: rule id -> reasons. */
-function acknowledgments(root: IConstruct): Map<string, string[]> {
-  const found = new Map<string, string[]>();
-  for (const construct of root.node.findAll()) {
+/** Every AwsSolutions acknowledgment recorded under a stack: rule id -> where (path in the stack) and why. */
+function acknowledgments(stack: Stack): Map<string, { where: string; reason: string }[]> {
+  const found = new Map<string, { where: string; reason: string }[]>();
+  for (const construct of stack.node.findAll()) {
     for (const entry of construct.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
       for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
         const rule = id.replace(/^Annotation::/, "");
         if (!rule.startsWith("AwsSolutions-")) continue; // CDK's own acknowledgments
-        found.set(rule, [...(found.get(rule) ?? []), reason]);
+        const where = construct.node.path.slice(stack.node.path.length + 1);
+        found.set(rule, [...(found.get(rule) ?? []), { where, reason }]);
       }
     }
   }
@@ -35,7 +39,7 @@ describe("cdk-nag AwsSolutions", () => {
   });
 
   it("reports nothing unacknowledged with every option turned on (prod stage)", () => {
-    const { app } = awsApp({
+    const { app, stack } = awsApp({
       context: {
         stage: "prod",
         jwtIssuer: "https://issuer.test/",
@@ -48,30 +52,67 @@ describe("cdk-nag AwsSolutions", () => {
     });
     expect(violations(app)).toEqual([]);
     // Prod keeps deletion protection, so its acknowledgment is not even recorded.
-    expect(acknowledgments(app).has("AwsSolutions-RDS10")).toBe(false);
+    expect(acknowledgments(stack).has("AwsSolutions-RDS10")).toBe(false);
   });
 
-  it("acknowledges only this reviewed list of rules, each with a reason", () => {
-    const acknowledged = acknowledgments(awsApp().app);
-    expect([...acknowledged.keys()].sort()).toEqual(
-      [
-        "AwsSolutions-AEC5",
-        "AwsSolutions-APIG4",
-        "AwsSolutions-EC23",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSXRayDaemonWriteAccess]",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-        "AwsSolutions-IAM5[Resource::<Functionsmigrate1DF4BEC8.Arn>:*]",
-        "AwsSolutions-L1",
-        "AwsSolutions-RDS10",
-        "AwsSolutions-RDS11",
-        "AwsSolutions-SMG4",
-        "AwsSolutions-SNS2",
-        "AwsSolutions-SQS3",
-      ].sort(),
+  it("acknowledges only this reviewed list of rules, where they apply, each with a reason", () => {
+    const { stack } = awsApp();
+    const migrate = stack.functions.get(MIGRATE_HANDLER);
+    if (!migrate) throw new Error("no migration function");
+    const migrateId = stack.getLogicalId(migrate.node.defaultChild as CfnElement);
+    // Every function, whatever lambdas/routes.ts adds: the same four, for the same reasons
+    // (lib/constructs/flash-sale-function.ts).
+    const functions = handlerCatalog({ projectRoot: PROJECT_ROOT }).map(
+      (s) => `Functions/${s.name}`,
     );
-    for (const reasons of acknowledged.values()) {
-      for (const reason of reasons) expect(reason.length).toBeGreaterThan(40);
+    const managed = "Policy::arn:<AWS::Partition>:iam::aws:policy";
+    // Public routes only (authorization "none"), on their HTTP API route.
+    const publicRoutes = HTTP_ROUTES.filter((route) => route.authorization === "none").map(
+      (route) => {
+        const { method, path } = parseRouteKey(route.routeKey);
+        return `HttpApi/Api/${method}${path.replace(/\//g, "--")}`;
+      },
+    );
+    expect(publicRoutes.length).toBeGreaterThan(0);
+
+    const expected: Record<string, string[]> = {
+      // AWS's minimal logging policy; the migration provider's own function uses it too.
+      [`AwsSolutions-IAM4[${managed}/service-role/AWSLambdaBasicExecutionRole]`]: [
+        ...functions,
+        "Migrations/Provider",
+      ],
+      // ENI actions of VPC functions have no resource-level permissions.
+      [`AwsSolutions-IAM4[${managed}/service-role/AWSLambdaVPCAccessExecutionRole]`]: functions,
+      // X-Ray's write actions have no resource-level permissions.
+      [`AwsSolutions-IAM4[${managed}/AWSXRayDaemonWriteAccess]`]: functions,
+      // nodejs22.x pinned on purpose (the bundles target node22).
+      "AwsSolutions-L1": functions,
+      // The provider framework may invoke the one migration function (and its versions).
+      [`AwsSolutions-IAM5[Resource::<${migrateId}.Arn>:*]`]: ["Migrations/Provider"],
+      // Public by design.
+      "AwsSolutions-APIG4": publicRoutes,
+      // No rotation yet (clients must re-read secrets first).
+      "AwsSolutions-SMG4": ["Cache/AuthToken", "Database/Cluster/Secret"],
+      // Default ports kept: security groups, TLS and credentials do the protecting.
+      "AwsSolutions-AEC5": ["Cache/ReplicationGroup"],
+      "AwsSolutions-RDS11": ["Database/Cluster"],
+      // Deletion protection off for non-prod stages only.
+      "AwsSolutions-RDS10": ["Database/Cluster"],
+      // Ingress is the VPC CIDR, a token cdk-nag cannot evaluate.
+      "AwsSolutions-EC23": ["Network/Vpc/SqsEndpoint", "Network/Vpc/SecretsManagerEndpoint"],
+      // Alarm notifications only.
+      "AwsSolutions-SNS2": ["Monitoring/AlarmTopic"],
+      // It is the dead-letter queue.
+      "AwsSolutions-SQS3": ["Orders/DeadLetterQueue"],
+    };
+
+    const acknowledged = acknowledgments(stack);
+    expect([...acknowledged.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [rule, places] of acknowledged) {
+      expect(places.map((p) => p.where).sort(), rule).toEqual([...(expected[rule] ?? [])].sort());
+      for (const { where, reason } of places) {
+        expect(reason.length, `${rule} on ${where}`).toBeGreaterThan(40);
+      }
     }
   });
 

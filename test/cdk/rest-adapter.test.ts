@@ -155,6 +155,44 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("serves every route of lambdas/routes.ts with its authorization and scopes", async () => {
+    const buyer = await signLocalToken({ sub: "bob" }, jwt);
+    const admin = await signLocalToken({ sub: "ops", scopes: ["admin"] }, jwt);
+    for (const route of HTTP_ROUTES) {
+      const [method = "", resource = ""] = route.routeKey.split(" ");
+      const names = [...resource.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+      const pathParameters = Object.fromEntries(names.map((name) => [name, `${name}-1`]));
+      const path = resource.replace(/\{(\w+)\}/g, (_, name: string) => `${name}-1`);
+      const request = (token?: string) =>
+        restEvent({
+          method,
+          resource,
+          path,
+          headers: token ? { Authorization: `Bearer ${token}` } : {},
+          body: method === "GET" ? undefined : "{}",
+          pathParameters: names.length > 0 ? pathParameters : undefined,
+        });
+      const { handler, seen } = recordingHandler({ statusCode: 200, body: "{}" });
+      const adapted = restAdapter(handler, { routes: HTTP_ROUTES, jwt });
+
+      const anonymous = await adapted(request(), context);
+      expect(anonymous.statusCode, route.routeKey).toBe(route.authorization === "jwt" ? 401 : 200);
+      const asBuyer = await adapted(request(buyer), context);
+      expect(asBuyer.statusCode, route.routeKey).toBe(route.scopes.length > 0 ? 403 : 200);
+      expect((await adapted(request(admin), context)).statusCode, route.routeKey).toBe(200);
+
+      const last = seen.at(-1);
+      expect(last, route.routeKey).toMatchObject({
+        routeKey: route.routeKey,
+        rawPath: path,
+        requestContext: { http: { method } },
+      });
+      expect(last?.pathParameters, route.routeKey).toEqual(
+        names.length > 0 ? pathParameters : undefined,
+      );
+    }
+  });
+
   it("answers 404 for a resource that is not one of the routes", async () => {
     const { handler } = recordingHandler({ statusCode: 200, body: "" });
     const result = await restAdapter(handler, { routes: HTTP_ROUTES, jwt })(

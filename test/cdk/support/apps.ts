@@ -19,12 +19,6 @@ import { PROJECT_ROOT } from "../../../lib/paths.js";
 export const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url));
 
-/** Stubs for the handlers that do not exist yet in this branch. */
-export const STUB_ENTRIES = {
-  "consume-orders": fixture("consume-orders"),
-  migrate: fixture("migrate"),
-};
-
 export function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(`${PROJECT_ROOT}/cdk.json`, "utf8")) as {
     context: Record<string, unknown>;
@@ -34,13 +28,14 @@ export function cdkJsonContext(): Record<string, unknown> {
 
 export interface SynthOptions {
   context?: Record<string, unknown>;
-  /** Use stub entries for consume-orders and migrate (default true). */
-  stubs?: boolean;
   /** Run esbuild (default false). */
   bundle?: boolean;
   /** Routes instead of lambdas/routes.ts. */
   routes?: readonly HttpRouteDefinition[];
-  /** More entry overrides (merged over the stubs). */
+  /**
+   * Entry files for handlers that lambdas/handlers/ does not have (routes the
+   * tests invent); every other function uses its real entry.
+   */
   entries?: Record<string, string>;
 }
 
@@ -59,10 +54,7 @@ export function awsApp(options: SynthOptions = {}): { app: App; stack: FlashSale
   const stack = new FlashSaleStack(app, "FlashSale-test", {
     settings: readSettings(app.node),
     routes: options.routes,
-    entryOverrides: {
-      ...(options.stubs === false ? {} : STUB_ENTRIES),
-      ...options.entries,
-    },
+    entryOverrides: options.entries,
   });
   return { app, stack };
 }
@@ -74,7 +66,8 @@ export function localStackApp(options: SynthOptions = {}): {
   const app = newApp({ ...options, context: { target: "localstack", ...options.context } });
   const stack = new LocalStackFlashSaleStack(app, "FlashSale-test-local", {
     settings: readSettings(app.node),
-    entryOverrides: options.stubs === false ? undefined : STUB_ENTRIES,
+    routes: options.routes,
+    entryOverrides: options.entries,
   });
   return { app, stack };
 }
@@ -144,6 +137,7 @@ export function bundledAwsApp(context: Record<string, unknown> = {}): {
 export function bundledLocalStackApp(context: Record<string, unknown> = {}): {
   outdir: string;
   bundles: Map<string, string>;
+  template: Template;
 } {
   mkdirSync(join(PROJECT_ROOT, "cdk.out"), { recursive: true });
   const outdir = mkdtempSync(join(PROJECT_ROOT, "cdk.out", "test-"));
@@ -163,5 +157,72 @@ export function bundledLocalStackApp(context: Record<string, unknown> = {}): {
     };
     bundles.set(name, join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`));
   }
-  return { outdir, bundles };
+  return { outdir, bundles, template };
+}
+
+/** A function's environment variables. */
+export function envOf(template: Template, handler: string): Record<string, unknown> {
+  const environment = functionOf(template, handler)[1].Properties.Environment as
+    | { Variables?: Record<string, unknown> }
+    | undefined;
+  return environment?.Variables ?? {};
+}
+
+/** Logical id of a function's execution role. */
+export function roleOf(template: Template, handler: string): string {
+  const role = functionOf(template, handler)[1].Properties.Role as {
+    "Fn::GetAtt": [string, string];
+  };
+  return role["Fn::GetAtt"][0];
+}
+
+/** Logical id of a function's (only) security group. */
+export function securityGroupOf(template: Template, handler: string): string {
+  const vpcConfig = functionOf(template, handler)[1].Properties.VpcConfig as {
+    SecurityGroupIds: { "Fn::GetAtt": [string, string] }[];
+  };
+  const [group, ...others] = vpcConfig.SecurityGroupIds;
+  if (!group || others.length > 0) throw new Error(`${handler}: expected one security group`);
+  return group["Fn::GetAtt"][0];
+}
+
+/** `{ "Fn::GetAtt": [id, "Arn"] }` or `{ Ref: id }` -> id; anything else as JSON. */
+function resourceName(resource: unknown): string {
+  if (typeof resource === "string") return resource;
+  const value = resource as { Ref?: string; "Fn::GetAtt"?: [string, string] };
+  if (value.Ref) return value.Ref;
+  if (value["Fn::GetAtt"]) return value["Fn::GetAtt"][0];
+  return JSON.stringify(resource);
+}
+
+/**
+ * What a role's inline policies allow, as "action on resource" pairs where the
+ * resource is the logical id it points at (e.g. "sqs:SendMessage on OrdersQueueC538DD4C").
+ * Managed policies (logging, VPC, X-Ray) are not included.
+ */
+export function grantsOfRole(template: Template, roleLogicalId: string): string[] {
+  const grants = new Set<string>();
+  for (const policy of Object.values(resourcesOf(template, "AWS::IAM::Policy"))) {
+    const roles = (policy.Properties.Roles ?? []) as { Ref?: string }[];
+    if (!roles.some((role) => role.Ref === roleLogicalId)) continue;
+    const doc = policy.Properties.PolicyDocument as {
+      Statement: { Effect: string; Action: string | string[]; Resource: unknown }[];
+    };
+    for (const statement of doc.Statement) {
+      if (statement.Effect !== "Allow") continue;
+      for (const action of [statement.Action].flat()) {
+        for (const resource of [statement.Resource].flat()) {
+          grants.add(`${action} on ${resourceName(resource)}`);
+        }
+      }
+    }
+  }
+  return [...grants].sort();
+}
+
+/** The one resource of a type whose logical id starts with a prefix. */
+export function logicalIdOf(template: Template, type: string, prefix: string): string {
+  const ids = Object.keys(resourcesOf(template, type)).filter((id) => id.startsWith(prefix));
+  if (ids.length !== 1) throw new Error(`expected one ${type} ${prefix}*, got ${ids.length}`);
+  return ids[0] as string;
 }
