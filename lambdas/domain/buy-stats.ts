@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/lua-scripts.js";
 import { saleKeys } from "./sale.js";
 
 /**
@@ -24,7 +24,7 @@ export class BuyStatsRecorder {
   private lastFlushMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly now: () => number,
     private readonly flushEveryMs = 1_000,
   ) {
@@ -56,12 +56,14 @@ export class BuyStatsRecorder {
     const batch = this.pending;
     this.pending = new Map();
     if (batch.size === 0) return;
-    const pipeline = this.redis.pipeline();
+    // Separate commands, not one pipeline: on a Redis Cluster the sales' keys
+    // live in different slots. Auto-pipelining still sends them together.
+    const writes: Promise<unknown>[] = [];
     for (const [saleId, fields] of batch) {
       const key = saleKeys(saleId).stats;
-      for (const [field, count] of fields) pipeline.hincrby(key, field, count);
+      for (const [field, count] of fields) writes.push(this.redis.hincrby(key, field, count));
     }
     // Counters are best effort: a lost flush skews a chart, never a sale.
-    await pipeline.exec().catch(() => undefined);
+    await Promise.allSettled(writes);
   }
 }

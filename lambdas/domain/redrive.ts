@@ -48,8 +48,9 @@ export async function redrive(
     );
     const okIds = new Set((sent.Successful ?? []).map((entry) => entry.Id));
     const toDelete = Messages.filter((_, i) => okIds.has(String(i)));
+    let deleted = 0;
     if (toDelete.length > 0) {
-      await sqs.send(
+      const result = await sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: from,
           Entries: toDelete.map((message, i) => ({
@@ -58,9 +59,11 @@ export async function redrive(
           })),
         }),
       );
+      // Sent but not deleted: the message is in both queues. Never lost, but not "moved".
+      deleted = result.Successful?.length ?? 0;
     }
-    moved += toDelete.length;
-    failed += Messages.length - toDelete.length;
+    moved += deleted;
+    failed += Messages.length - deleted;
   }
   return { moved, failed };
 }

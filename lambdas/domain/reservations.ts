@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
 import type {
   ConfirmReply,
+  RedisClient,
   ReleaseReply,
   ReserveReply,
   UpsertSaleReply,
@@ -162,7 +162,7 @@ export class RedisReservations {
   /** Shard counts never change after creation, so each container learns them once per sale. */
   private readonly shardCounts = new Map<string, number>();
 
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   /** The sale's shard count: one HGET the first time a container meets a sale, memory after. */
   async shardCount(saleId: string): Promise<number> {

@@ -71,6 +71,8 @@ export interface RedisConfig {
   passwordSecretArn: string | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** ElastiCache in cluster mode: REDIS_URL is the configuration endpoint. */
+  cluster: boolean;
 }
 
 export interface SqsConfig {
@@ -99,6 +101,7 @@ export function readRedisConfig(env: Env = process.env): RedisConfig {
     passwordSecretArn: optional(env, "REDIS_AUTH_SECRET_ARN"),
     connectTimeoutMs: integer(env, "REDIS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
     commandTimeoutMs: integer(env, "REDIS_COMMAND_TIMEOUT_MS", 1_000, 10, 30_000),
+    cluster: boolean(env, "REDIS_CLUSTER", false),
   };
 }
 

@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
-import type { Redis, Result } from "ioredis";
+import type { Cluster, Redis, Result } from "ioredis";
+
+/** A single-node client, or a Redis Cluster client (ElastiCache in cluster mode). */
+export type RedisClient = Redis | Cluster;
 
 /**
  * The Lua scripts in lua/, registered once per client with ioredis
  * defineCommand, which calls them by SHA (EVALSHA) and loads them only when
  * Redis answers NOSCRIPT. A script's key count comes from its file name
- * (`reserve-4.lua` takes 4 keys), as in BullMQ.
+ * (`reserve-6.lua` takes 6 keys), as in BullMQ.
  *
  * Lambda bundles carry the script text: esbuild defines __LUA_SCRIPTS__
  * (see lib/), so nothing is read from disk there. Elsewhere the files are read
@@ -106,7 +109,7 @@ declare module "ioredis" {
   }
 }
 
-export function defineScripts(redis: Redis): Redis {
+export function defineScripts<C extends RedisClient>(redis: C): C {
   for (const [name, script] of Object.entries(sources)) {
     redis.defineCommand(name, script);
   }

@@ -1,7 +1,7 @@
-import { Redis } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "./config.js";
 import { logger } from "./logger.js";
-import { defineScripts } from "./lua-scripts.js";
+import { defineScripts, type RedisClient } from "./lua-scripts.js";
 import { secretString } from "./secrets.js";
 
 /**
@@ -9,12 +9,16 @@ import { secretString } from "./secrets.js";
  * thawed with a dead socket, so every command has a deadline, retries are
  * bounded, and nothing queues forever while the connection is down: a buy
  * fails fast with 503 instead of hanging until the function times out.
+ *
+ * With REDIS_CLUSTER=true it is a Redis Cluster client started from the
+ * configuration endpoint; every key of a sale (or of one shard of a sale)
+ * shares a hash tag, so each Lua call stays within one slot.
  */
-export async function createRedisClient(config: RedisConfig): Promise<Redis> {
+export async function createRedisClient(config: RedisConfig): Promise<RedisClient> {
   const password = config.passwordSecretArn
     ? await secretString(config.passwordSecretArn)
     : config.password;
-  const redis = new Redis(config.url, {
+  const options: RedisOptions = {
     password,
     tls: config.tls ? {} : undefined,
     connectTimeout: config.connectTimeoutMs,
@@ -27,13 +31,32 @@ export async function createRedisClient(config: RedisConfig): Promise<Redis> {
     // Commands issued while reconnecting wait for the connection (bounded by
     // commandTimeout) rather than failing at once during a brief failover.
     enableOfflineQueue: true,
-    // Concurrent invocations in the local host share one socket; pipelining
-    // coalesces their EVALSHAs into fewer writes without changing semantics.
-    enableAutoPipelining: true,
     connectionName: "flash-sale",
-  });
-  redis.on("error", (error: Error) => {
+  };
+  const client = config.cluster
+    ? clusterClient(config, options)
+    : new Redis(config.url, {
+        ...options,
+        // Concurrent invocations in the local host share one socket; pipelining
+        // coalesces their EVALSHAs into fewer writes without changing semantics.
+        enableAutoPipelining: true,
+      });
+  client.on("error", (error: Error) => {
     logger.warn("redis connection error", { error: error.message });
   });
-  return defineScripts(redis);
+  return defineScripts(client);
+}
+
+function clusterClient(config: RedisConfig, redisOptions: RedisOptions): Cluster {
+  const url = new URL(config.url);
+  return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+    redisOptions,
+    enableAutoPipelining: true,
+    // ElastiCache's TLS certificates name the endpoints, not the node IPs the
+    // cluster announces: keep host names as they are.
+    dnsLookup: (address, callback) => callback(null, address),
+    slotsRefreshTimeout: config.connectTimeoutMs,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    scaleReads: "master",
+  });
 }

@@ -10,6 +10,8 @@ export interface RedisOptions {
   port?: number;
   /** Append-only file with fsync every second: what the local stack runs with. Tests run without. */
   persistent?: boolean;
+  /** A node of a Redis Cluster (see redis-cluster.ts). */
+  cluster?: boolean;
 }
 
 export interface RedisService {
@@ -43,6 +45,9 @@ export async function createRedisService(options: RedisOptions): Promise<RedisSe
     "--loglevel",
     "warning",
     ...persistence,
+    ...(options.cluster
+      ? ["--cluster-enabled", "yes", "--cluster-config-file", join(options.dir, "nodes.conf")]
+      : []),
   ];
   let child: ChildProcess | undefined;
 
