@@ -36,6 +36,8 @@ export interface StackSettings {
   cacheNodeType: string;
   cacheReplicas: number;
   cacheEngineVersion: string;
+  /** Node groups (shards) of the cache; above 1 it runs in cluster mode (for sales created with `shards`). */
+  cacheShards: number;
 
   /** Aurora PostgreSQL Serverless v2 capacity (ACU) and reader instances. */
   dbMinCapacity: number;
@@ -98,6 +100,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
   cacheNodeType: "cache.t4g.small",
   cacheReplicas: 1,
   cacheEngineVersion: "8.0",
+  cacheShards: 1,
   dbMinCapacity: 0.5,
   dbMaxCapacity: 4,
   dbReaders: 0,
@@ -260,6 +263,7 @@ export function readSettings(source: Node | Record<string, unknown>): StackSetti
     cacheNodeType: text(lookup, "cacheNodeType", d.cacheNodeType),
     cacheReplicas: integer(lookup, "cacheReplicas", d.cacheReplicas, 1, 5),
     cacheEngineVersion: text(lookup, "cacheEngineVersion", d.cacheEngineVersion),
+    cacheShards: integer(lookup, "cacheShards", d.cacheShards, 1, 15),
     dbMinCapacity,
     dbMaxCapacity,
     dbReaders: integer(lookup, "dbReaders", d.dbReaders, 0, 15),

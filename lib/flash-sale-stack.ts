@@ -56,6 +56,7 @@ export class FlashSaleStack extends Stack {
       subnets: network.dataSubnets,
       nodeType: settings.cacheNodeType,
       replicas: settings.cacheReplicas,
+      shards: settings.cacheShards,
       engineVersion: settings.cacheEngineVersion,
       stage: settings.stage,
     });

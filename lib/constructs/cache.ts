@@ -17,27 +17,34 @@ export interface CacheProps {
   nodeType: string;
   /** Replicas of the primary; at least one, in another AZ, for automatic failover. */
   replicas: number;
+  /** Node groups; above 1 the group runs in cluster mode and clients use the configuration endpoint. */
+  shards: number;
   engineVersion: string;
   stage: string;
 }
 
 /**
- * ElastiCache for Valkey, cluster mode disabled (one shard: a primary and its
- * replicas across AZs, automatic failover), TLS in transit, encrypted at rest,
- * and an AUTH token generated into Secrets Manager. The key layout already
- * hash-tags every key of a sale ({sale:<id>}), so switching to cluster mode is
- * a change of client, not of data.
+ * ElastiCache for Valkey: a primary and its replicas across AZs per node
+ * group, automatic failover, TLS in transit, encrypted at rest, and an AUTH
+ * token generated into Secrets Manager. With one node group (the default)
+ * cluster mode is off; with `-c cacheShards=N` it is on, and the functions get
+ * the configuration endpoint and REDIS_CLUSTER=true. Every key of a sale (or
+ * of one stock shard of a sale) shares a hash tag, so the Lua scripts run
+ * unchanged either way; sales created with `shards` spread over the groups.
  */
 export class Cache extends Construct implements IConnectable {
   readonly connections: Connections;
   readonly authToken: Secret;
   readonly replicationGroup: CfnReplicationGroup;
   readonly port = 6379;
-  /** `rediss://<primary endpoint>:<port>`: TLS is required by the replication group. */
+  /** `rediss://<endpoint>:<port>`: TLS is required by the replication group. */
   readonly url: string;
+  /** Cluster mode on: the url is the configuration endpoint. */
+  readonly clusterMode: boolean;
 
   constructor(scope: Construct, id: string, props: CacheProps) {
     super(scope, id);
+    this.clusterMode = props.shards > 1;
 
     // The AUTH token is the secret's whole SecretString: 64 letters and digits
     // (ElastiCache forbids some punctuation; length beats symbols anyway).
@@ -72,8 +79,8 @@ export class Cache extends Construct implements IConnectable {
       engine: "valkey",
       engineVersion: props.engineVersion,
       cacheNodeType: props.nodeType,
-      clusterMode: "disabled",
-      numNodeGroups: 1,
+      clusterMode: this.clusterMode ? "enabled" : "disabled",
+      numNodeGroups: props.shards,
       replicasPerNodeGroup: props.replicas,
       automaticFailoverEnabled: true,
       multiAzEnabled: true,
@@ -94,6 +101,8 @@ export class Cache extends Construct implements IConnectable {
         "The default port is kept on purpose: a different port hides nothing from anyone inside the VPC, and access is already limited to the functions' security groups, TLS and the AUTH token.",
     });
 
-    this.url = `rediss://${this.replicationGroup.attrPrimaryEndPointAddress}:${this.replicationGroup.attrPrimaryEndPointPort}`;
+    this.url = this.clusterMode
+      ? `rediss://${this.replicationGroup.attrConfigurationEndPointAddress}:${this.replicationGroup.attrConfigurationEndPointPort}`
+      : `rediss://${this.replicationGroup.attrPrimaryEndPointAddress}:${this.replicationGroup.attrPrimaryEndPointPort}`;
   }
 }

@@ -69,6 +69,7 @@ export class Functions extends Construct {
         if (backends.kind === "aws") {
           environment.REDIS_URL = backends.cache.url;
           environment.REDIS_AUTH_SECRET_ARN = backends.cache.authToken.secretArn;
+          if (backends.cache.clusterMode) environment.REDIS_CLUSTER = "true";
         } else {
           environment.REDIS_URL = backends.redisUrl;
         }

@@ -94,6 +94,31 @@ describe("Cache", () => {
     });
   });
 
+  it("runs in cluster mode with -c cacheShards=N: configuration endpoint and REDIS_CLUSTER for the functions", () => {
+    const { stack } = awsApp({
+      context: {
+        stage: "test",
+        jwtIssuer: "https://issuer.test/",
+        jwtAudience: "flash-sale-api",
+        cacheShards: "3",
+      },
+    });
+    const clustered = templateOf(stack);
+    clustered.hasResourceProperties("AWS::ElastiCache::ReplicationGroup", {
+      ClusterMode: "enabled",
+      NumNodeGroups: 3,
+      ReplicasPerNodeGroup: 1,
+      AutomaticFailoverEnabled: true,
+    });
+    const [, buy] = functionOf(clustered, "buy");
+    const variables = (buy.Properties as { Environment: { Variables: Record<string, unknown> } })
+      .Environment.Variables;
+    expect(variables.REDIS_CLUSTER).toBe("true");
+    expect(JSON.stringify(variables.REDIS_URL)).toContain("ConfigurationEndPoint.Address");
+    // The default stays one node group without cluster mode.
+    expect(JSON.stringify(functionOf(template, "buy")[1])).not.toContain("REDIS_CLUSTER");
+  });
+
   it("generates the AUTH token as a plain 64-character alphanumeric secret", () => {
     template.hasResourceProperties("AWS::SecretsManager::Secret", {
       GenerateSecretString: Match.objectEquals({
