@@ -30,4 +30,12 @@ export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
     authorization: "jwt",
     scopes: ["admin"],
   },
+  // The live dashboard's data.
+  { routeKey: "GET /admin/sales", handler: "admin-sales", authorization: "jwt", scopes: ["admin"] },
+  {
+    routeKey: "GET /admin/sales/{saleId}/stats",
+    handler: "admin-sale-stats",
+    authorization: "jwt",
+    scopes: ["admin"],
+  },
 ];
