@@ -12,4 +12,5 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>
   "admin-redrive": () => import("../lambdas/handlers/admin-redrive.js"),
   "admin-sales": () => import("../lambdas/handlers/admin-sales.js"),
   "admin-sale-stats": () => import("../lambdas/handlers/admin-sale-stats.js"),
+  dashboard: () => import("../lambdas/handlers/dashboard.js"),
 };

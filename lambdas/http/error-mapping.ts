@@ -1,5 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import {
+  DashboardFileNotFoundError,
   DomainError,
   ForbiddenError,
   InvalidRequestError,
@@ -20,7 +21,12 @@ export function statusOf(error: DomainError): number {
   if (error instanceof InvalidRequestError || error instanceof MalformedJsonError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
-  if (error instanceof SaleNotFoundError || error instanceof OrderNotFoundError) return 404;
+  if (
+    error instanceof SaleNotFoundError ||
+    error instanceof OrderNotFoundError ||
+    error instanceof DashboardFileNotFoundError
+  )
+    return 404;
   if (error instanceof PurchaseRefusedError || error instanceof StockBelowSoldError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof RateLimitedError) return 429;
