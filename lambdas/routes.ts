@@ -30,4 +30,14 @@ export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
     authorization: "jwt",
     scopes: ["admin"],
   },
+  // The live dashboard: its data (admin) and the static page (public; it holds no data).
+  { routeKey: "GET /admin/sales", handler: "admin-sales", authorization: "jwt", scopes: ["admin"] },
+  {
+    routeKey: "GET /admin/sales/{saleId}/stats",
+    handler: "admin-sale-stats",
+    authorization: "jwt",
+    scopes: ["admin"],
+  },
+  { routeKey: "GET /dashboard", handler: "dashboard", authorization: "none", scopes: [] },
+  { routeKey: "GET /dashboard/{file}", handler: "dashboard", authorization: "none", scopes: [] },
 ];

@@ -19,6 +19,17 @@ export function sqlMigrations(projectRoot: string): Record<string, string> {
   return readTextFiles(join(projectRoot, "lambdas", "db", "migrations"), ".sql", (file) => file);
 }
 
+/** The dashboard page's files (lambdas/dashboard/*.html|css|js|svg) as { "index.html": "<text>" }, the shape `__DASHBOARD_FILES__` has. */
+export function dashboardFiles(projectRoot: string): Record<string, string> {
+  const dir = join(projectRoot, "lambdas", "dashboard");
+  return Object.assign(
+    {},
+    ...[".html", ".css", ".js", ".svg"].map((extension) =>
+      readTextFiles(dir, extension, (file) => file),
+    ),
+  );
+}
+
 /** A stable digest of the migrations: the migration custom resource re-runs when it changes. */
 export function migrationsDigest(migrations: Record<string, string>): string {
   const hash = createHash("sha256");

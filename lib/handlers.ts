@@ -40,6 +40,8 @@ export interface HandlerSpec {
 }
 
 export const CONSUMER_HANDLER = "consume-orders";
+/** Serves the live dashboard's static files; its bundle carries them (`__DASHBOARD_FILES__`). */
+export const DASHBOARD_HANDLER = "dashboard";
 export const MIGRATE_HANDLER = "migrate";
 
 const NONE: HandlerAccess = {
@@ -66,6 +68,10 @@ const KNOWN_ACCESS: Record<string, HandlerAccess> = {
   "admin-redrive": { ...NONE, redrive: true },
   // Admin: compares Redis, Postgres and the queue depths (the default admin rule, stated).
   "admin-reconcile": { ...NONE, redis: true, database: true, queueStats: true },
+  // Admin: the recent-sales list and the sales' hashes live in Redis only.
+  "admin-sales": { ...NONE, redis: true },
+  // The page itself: static files, no data; its numbers come from admin-sale-stats.
+  [DASHBOARD_HANDLER]: NONE,
   [CONSUMER_HANDLER]: { ...NONE, redis: true, database: true },
   [MIGRATE_HANDLER]: { ...NONE, database: true },
 };

@@ -28,6 +28,7 @@ export function apiGatewayEvent(input: EventInput): APIGatewayProxyEventV2WithJW
   );
   const event = {
     version: "2.0",
+    queryStringParameters: queryParameters(input.rawQueryString ?? ""),
     routeKey: input.routeKey,
     rawPath: input.path,
     rawQueryString: input.rawQueryString ?? "",
@@ -62,4 +63,14 @@ export function apiGatewayEvent(input: EventInput): APIGatewayProxyEventV2WithJW
     },
   };
   return event as unknown as APIGatewayProxyEventV2WithJWTAuthorizer;
+}
+
+/** As API Gateway v2 does: absent without a query string, repeated names joined with commas. */
+function queryParameters(raw: string): Record<string, string> | undefined {
+  if (raw === "") return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(raw)) {
+    parameters[name] = name in parameters ? `${parameters[name]},${value}` : value;
+  }
+  return parameters;
 }

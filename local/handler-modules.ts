@@ -10,4 +10,7 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>
   "get-order": () => import("../lambdas/handlers/get-order.js"),
   "admin-reconcile": () => import("../lambdas/handlers/admin-reconcile.js"),
   "admin-redrive": () => import("../lambdas/handlers/admin-redrive.js"),
+  "admin-sales": () => import("../lambdas/handlers/admin-sales.js"),
+  "admin-sale-stats": () => import("../lambdas/handlers/admin-sale-stats.js"),
+  dashboard: () => import("../lambdas/handlers/dashboard.js"),
 };

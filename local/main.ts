@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
+import { signLocalToken } from "./auth.js";
 import { formatSummary, runDemo } from "./demo.js";
 import { type RunningStack, startStack } from "./stack.js";
 import { STACK_DIR, writeStackEnv } from "./stack-env.js";
@@ -16,6 +17,7 @@ import { STACK_DIR, writeStackEnv } from "./stack-env.js";
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *   --data-dir DIR                 where services keep data (default .local/stack)
  *   --workers N                    HTTP worker processes (default: one per core; 0 = in-process)
+ *   --demo-delay S                 seconds to open the dashboard before the demo (default 5 on a terminal, 0 with --demo-only)
  */
 const { values: args } = parseArgs({
   options: {
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     "consumer-concurrency": { type: "string", default: "2" },
     "data-dir": { type: "string" },
     workers: { type: "string", default: String(availableParallelism()) },
+    "demo-delay": { type: "string" },
   },
   allowNegative: true,
 });
@@ -72,6 +75,13 @@ try {
   if (dataDir === STACK_DIR) writeStackEnv(stack.env);
   const env = stack.env;
   const pid = (service: { pid: number | undefined } | undefined) => `(pid ${service?.pid})`;
+  // The live dashboard, with a local admin token in the fragment (never sent to the server).
+  const dashboardToken = await signLocalToken({
+    sub: "dashboard",
+    scopes: ["admin"],
+    expiresInSeconds: 12 * 3600,
+  });
+  const dashboardUrl = `${stack.url}/dashboard#token=${dashboardToken}`;
   log(
     [
       "",
@@ -85,11 +95,22 @@ try {
       `    dead-letter queue                  ${env.ORDERS_DLQ_URL}`,
       `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent`,
       `  data and logs                        ${stack.services.dir}`,
+      `  live dashboard (admin token inside)  ${dashboardUrl}`,
       "",
     ].join("\n"),
   );
 
   if (runDemoSale || args["demo-only"]) {
+    const delaySeconds = Number(
+      args["demo-delay"] ?? (process.stdout.isTTY && !args["demo-only"] ? 5 : 0),
+    );
+    log(
+      `Watch the demo sale live on the dashboard (it follows the newest sale):\n  ${dashboardUrl}`,
+    );
+    if (delaySeconds > 0) {
+      log(`the demo starts in ${delaySeconds} s (--demo-delay 0 skips the wait) ...`);
+      await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000));
+    }
     const summary = await runDemo({
       url: stack.url,
       env,
@@ -101,6 +122,7 @@ try {
     if (args["demo-only"]) await shutdown(summary.ok ? 0 : 1);
   }
   log(`Serving ${stack.url} until Ctrl-C. Try: curl -s ${stack.url}/sales/<saleId>`);
+  log(`Dashboard: ${dashboardUrl}`);
 } catch (error) {
   process.stderr.write(
     `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -4,6 +4,8 @@
 //
 // - Installs the Debian packages the local services need (redis-server, postgresql)
 //   when their binaries are missing. Needs root (or passwordless sudo) for apt-get.
+// - With --with-browser (npm test, npm run setup, CI): also Debian's `chromium`, which the
+//   dashboard's browser test drives through playwright-core (no browser download).
 // - Installs node_modules with `npm ci` when they are missing or older than package-lock.json.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -12,6 +14,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
+const withBrowser = process.argv.includes("--with-browser");
 const say = (message) => quiet || console.log(`[setup] ${message}`);
 
 function onPath(binary) {
@@ -39,6 +42,7 @@ function hasPostgresUser() {
 const missing = [];
 if (!onPath("redis-server")) missing.push("redis-server");
 if (!hasPostgresServer() || !hasPostgresUser()) missing.push("postgresql");
+if (withBrowser && !existsSync("/usr/bin/chromium")) missing.push("chromium");
 
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0;

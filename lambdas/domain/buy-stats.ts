@@ -22,6 +22,7 @@ export function latencyField(ms: number): string {
 export class BuyStatsRecorder {
   private pending = new Map<string, Map<string, number>>();
   private lastFlushMs: number;
+  private trailing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -44,11 +45,25 @@ export class BuyStatsRecorder {
     this.count(saleId, latencyField(ms));
   }
 
-  /** Sends what has accumulated if the interval has passed; never throws, never blocks a request. */
+  /**
+   * Sends what has accumulated if the interval has passed; never throws, never
+   * blocks a request. Otherwise it arms one timer for when the interval ends,
+   * so the counts of a burst's last second do not wait for a next request
+   * that may never come (a sale that sold out in under a second). The timer
+   * is unref'd: it never keeps a process alive, and a frozen Lambda container
+   * runs it when it thaws.
+   */
   maybeFlush(): void {
-    const nowMs = this.now();
-    if (nowMs - this.lastFlushMs < this.flushEveryMs || this.pending.size === 0) return;
-    this.lastFlushMs = nowMs;
+    if (this.pending.size === 0) return;
+    const dueInMs = this.flushEveryMs - (this.now() - this.lastFlushMs);
+    if (dueInMs > 0) {
+      this.trailing ??= setTimeout(() => {
+        this.trailing = undefined;
+        this.maybeFlush();
+      }, dueInMs).unref();
+      return;
+    }
+    this.lastFlushMs = this.now();
     void this.flush();
   }
 

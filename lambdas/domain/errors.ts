@@ -28,6 +28,14 @@ export class OrderNotFoundError extends DomainError {
   }
 }
 
+/** A path under /dashboard/ that names none of the page's files. */
+export class DashboardFileNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND";
+  constructor(readonly file: string) {
+    super(`The dashboard has no file ${file}`);
+  }
+}
+
 export class PurchaseRefusedError extends DomainError {
   constructor(
     readonly code: RefusalReason,

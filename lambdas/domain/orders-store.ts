@@ -73,3 +73,15 @@ export async function ordersOfSale(db: pg.Pool, saleId: string): Promise<OrderRo
   );
   return result.rows.map(toOrderRow);
 }
+
+/** Rows and units a sale has in Postgres: one index scan on sale_id. */
+export async function countOrdersOfSale(
+  db: pg.Pool,
+  saleId: string,
+): Promise<{ rows: number; units: number }> {
+  const result = await db.query<{ rows: number; units: number }>(
+    "SELECT count(*)::int AS rows, coalesce(sum(quantity), 0)::int AS units FROM orders WHERE sale_id = $1",
+    [saleId],
+  );
+  return result.rows[0] ?? { rows: 0, units: 0 };
+}

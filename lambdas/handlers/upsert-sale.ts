@@ -1,4 +1,5 @@
 import { ShardsImmutableError, StockBelowSoldError } from "../domain/errors.js";
+import { rememberSale } from "../domain/recent-sales.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
@@ -8,7 +9,8 @@ import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
 import { createRedisClient } from "../platform/redis-client.js";
 
-const reservations = new RedisReservations(await createRedisClient(readRedisConfig()));
+const redis = await createRedisClient(readRedisConfig());
+const reservations = new RedisReservations(redis);
 
 /**
  * POST /sales (admin scope): create a sale, or restock/reschedule it. `stock`
@@ -26,6 +28,13 @@ export const handler = httpHandler(async (event) => {
     throw new ShardsImmutableError(definition.id, outcome.shards);
   }
   logger.info(`sale ${outcome.kind}`, { saleId: definition.id, adminId, stock: definition.stock });
+  // The dashboard's list of recent sales; a convenience, so a failure here fails nothing.
+  await rememberSale(redis, definition.id, nowMs).catch((error: unknown) =>
+    logger.warn("could not record the sale in the recent-sales list", {
+      saleId: definition.id,
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
   const sale = await reservations.getSale(definition.id, nowMs);
   if (sale === null) throw new Error(`sale ${definition.id} vanished right after its upsert`);
   const { version: _version, ...visible } = sale;

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import {
+  DashboardFileNotFoundError,
   DomainError,
   ForbiddenError,
   InvalidRequestError,
@@ -21,7 +22,13 @@ export function statusOf(error: DomainError): number {
   if (error instanceof InvalidRequestError || error instanceof MalformedJsonError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
-  if (error instanceof SaleNotFoundError || error instanceof OrderNotFoundError) return 404;
+  if (
+    error instanceof SaleNotFoundError ||
+    error instanceof OrderNotFoundError ||
+    error instanceof DashboardFileNotFoundError
+  ) {
+    return 404;
+  }
   if (
     error instanceof PurchaseRefusedError ||
     error instanceof StockBelowSoldError ||

@@ -59,6 +59,13 @@ export function header(event: HttpEvent, name: string): string | undefined {
   return event.headers?.[name.toLowerCase()];
 }
 
+/** The query string, validated; API Gateway v2 joins repeated parameters with commas. */
+export function validQuery<T>(event: HttpEvent, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(event.queryStringParameters ?? {});
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
 export function validBody<T>(event: HttpEvent, schema: z.ZodType<T>): T {
   const parsed = schema.safeParse(event.jsonBody);
   if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));

@@ -179,3 +179,21 @@ export function readBuyConfig(env: Env = process.env): BuyConfig {
     soldOutCacheMs: integer(env, "SOLD_OUT_CACHE_MS", 500, 0, 10_000),
   };
 }
+
+export interface SaleStatsConfig {
+  redis: RedisConfig;
+  database: DatabaseConfig;
+  queues: QueuesConfig;
+  /** Deadline of the Postgres count and of the queue attributes; past it they show as unavailable. */
+  sourceTimeoutMs: number;
+}
+
+/** The dashboard's stats endpoint: Redis counters, the order rows and both queues. */
+export function readSaleStatsConfig(env: Env = process.env): SaleStatsConfig {
+  return {
+    redis: readRedisConfig(env),
+    database: readDatabaseConfig(env),
+    queues: readQueuesConfig(env),
+    sourceTimeoutMs: integer(env, "STATS_SOURCE_TIMEOUT_MS", 1_500, 50, 10_000),
+  };
+}

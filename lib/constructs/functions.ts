@@ -3,9 +3,9 @@ import { Duration } from "aws-cdk-lib";
 import { Peer, Port, SecurityGroup } from "aws-cdk-lib/aws-ec2";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { luaScripts, sqlMigrations } from "../bundling.js";
+import { dashboardFiles, luaScripts, sqlMigrations } from "../bundling.js";
 import type { StackSettings } from "../config.js";
-import type { HandlerSpec } from "../handlers.js";
+import { DASHBOARD_HANDLER, type HandlerSpec } from "../handlers.js";
 import type { Cache } from "./cache.js";
 import type { Database } from "./database.js";
 import {
@@ -96,6 +96,9 @@ export class Functions extends Construct {
       }
 
       const define: Record<string, string> = { __LUA_SCRIPTS__: lua };
+      if (spec.name === DASHBOARD_HANDLER) {
+        define.__DASHBOARD_FILES__ = JSON.stringify(dashboardFiles(props.projectRoot));
+      }
       if (spec.kind === "migrate") {
         define.__SQL_MIGRATIONS__ = JSON.stringify(sqlMigrations(props.projectRoot));
       }

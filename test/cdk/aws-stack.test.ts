@@ -308,6 +308,10 @@ const REVIEWED: Record<string, Needs> = {
     deadLetterQueue: ["sqs:DeleteMessage", "sqs:ReceiveMessage"],
     queueUrls: ["ORDERS_DLQ_URL", "ORDERS_QUEUE_URL"],
   },
+  // The recent-sales list and the sales' hashes: Redis only.
+  "admin-sales": { ...NOTHING, redis: true },
+  // The dashboard page: static files inlined in its bundle, no data at all.
+  dashboard: NOTHING,
   // Fed by the event source; confirms in Redis, inserts into Postgres.
   "consume-orders": { ...NOTHING, redis: true, database: true, ordersQueue: CONSUME },
   migrate: { ...NOTHING, database: true },
@@ -483,9 +487,14 @@ describe("Functions", () => {
       expect(rulesBetween(template, egress, group, ids.proxyGroup)).toEqual(
         needs.database ? [5432] : [],
       );
-      // Every function calls Secrets Manager or SQS: HTTPS to the VPC's interface endpoints, nothing else.
+      // Every function that calls Secrets Manager or SQS: HTTPS to the VPC's interface endpoints,
+      // nothing else; one that calls nothing (the dashboard page) gets no way out at all.
       const inline = resourcesOf(template, "AWS::EC2::SecurityGroup")[group]?.Properties
-        .SecurityGroupEgress;
+        .SecurityGroupEgress as unknown[] | undefined;
+      if (handler === "dashboard") {
+        expect(inline ?? []).not.toContainEqual(expect.objectContaining({ FromPort: 443 }));
+        return;
+      }
       expect(inline).toEqual([
         expect.objectContaining({
           CidrIp: getAtt(ids.vpc, "CidrBlock"),
@@ -614,7 +623,7 @@ describe("Routes added to lambdas/routes.ts later", () => {
   const stub = fixture("http-handler");
   const invented = [
     {
-      routeKey: "GET /admin/sales/{saleId}/stats",
+      routeKey: "GET /admin/sales/{saleId}/report",
       handler: "sale-stats",
       authorization: "jwt",
       scopes: ["admin"],

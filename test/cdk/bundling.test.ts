@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { luaScripts, sqlMigrations } from "../../lib/bundling.js";
+import { dashboardFiles, luaScripts, sqlMigrations } from "../../lib/bundling.js";
 import { handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
 import { bundledAwsApp } from "./support/apps.js";
@@ -65,11 +65,14 @@ describe("Lambda bundles", () => {
       // Minified: nearly all the code sits on lines of thousands of characters. The short
       // lines left are inside string literals (the inlined Lua and SQL keep their line
       // breaks), so they are measured as a share of the bytes, not as a line count.
+      // The dashboard function carries its page (HTML, CSS, JS) as text, formatted as written.
+      const inlined =
+        handler === "dashboard" ? Object.values(dashboardFiles(PROJECT_ROOT)).join("").length : 0;
       const inLongLines = code
         .split("\n")
         .filter((line) => line.length > 1000)
         .reduce((sum, line) => sum + line.length, 0);
-      expect(inLongLines / code.length, handler).toBeGreaterThan(0.8);
+      expect(inLongLines / (code.length - inlined), handler).toBeGreaterThan(0.8);
     }
   });
 

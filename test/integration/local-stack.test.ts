@@ -63,6 +63,10 @@ describe("the embedded local stack", () => {
       { cwd: PROJECT_ROOT, timeout: 60_000 },
     );
     expect(stdout).toContain("All checks passed.");
+    // The dashboard link carries an admin token in the fragment, never in the query string.
+    expect(stdout).toMatch(
+      /live dashboard \(admin token inside\)\s+http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+\n/,
+    );
     expect(stdout).toMatch(/order rows in Postgres\s+10/);
     const servicePids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
     const workerPids = (/\(pids ([\d, ]+)\)/.exec(stdout)?.[1] ?? "").split(", ").map(Number);

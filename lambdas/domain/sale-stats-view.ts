@@ -1,0 +1,52 @@
+import type { SaleStatus } from "./sale.js";
+import type { LatencySummary, OutcomeCounts } from "./stats-counters.js";
+
+/**
+ * The dashboard endpoints' response shapes: types only, no I/O, so the page
+ * (lambdas/dashboard/dashboard.js, type-checked against this file) and the
+ * handlers share one contract.
+ */
+
+/** GET /admin/sales: `{ sales: RecentSale[] }`, newest first. */
+export interface RecentSale {
+  id: string;
+  name: string;
+  status: SaleStatus;
+  stock: number;
+  remaining: number;
+  sold: number;
+  /** When the sale was first recorded in the list (ISO 8601). */
+  createdAt: string;
+}
+
+export type StatsSource = "postgres" | "queues";
+
+/** GET /admin/sales/{saleId}/stats */
+export interface SaleStatsView {
+  saleId: string;
+  name: string;
+  status: SaleStatus;
+  /** Server time of this snapshot (ISO 8601). */
+  at: string;
+  stock: number;
+  remaining: number;
+  sold: number;
+  /** Cumulative counts since the sale was created. */
+  totals: OutcomeCounts;
+  /** Per second over the last window; null until a previous snapshot exists (first call). */
+  rates: (OutcomeCounts & { windowSeconds: number; persistedUnits: number | null }) | null;
+  /** Buy-path latency: over the last window, and since the sale began. */
+  latency: { window: LatencySummary | null; total: LatencySummary | null };
+  orders: {
+    /** Units held by accepted orders (stock - remaining): what Postgres must end up with. */
+    soldUnits: number;
+    persistedRows: number | null;
+    persistedUnits: number | null;
+    /** soldUnits - persistedUnits: accepted but not yet a row (in the queue, or in the consumer). */
+    inFlightUnits: number | null;
+  };
+  /** Messages in the orders queue and in its DLQ (whole queues: every sale shares them). */
+  queues: { orders: number; dlq: number } | null;
+  /** Sources that failed or missed their deadline; their fields above are null. */
+  unavailable: StatsSource[];
+}

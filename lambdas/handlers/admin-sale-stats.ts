@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { SaleNotFoundError } from "../domain/errors.js";
+import { saleIdSchema } from "../domain/sale.js";
+import { saleStats } from "../domain/sale-stats.js";
+import { httpHandler } from "../http/http-handler.js";
+import { pathParameter, requireScope, validQuery } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { readSaleStatsConfig } from "../platform/config.js";
+import { createPostgresPool } from "../platform/postgres-pool.js";
+import { queueDepth } from "../platform/queue-depths.js";
+import { createRedisClient } from "../platform/redis-client.js";
+import { createSqsClient } from "../platform/sqs-client.js";
+
+const config = readSaleStatsConfig();
+const sqs = createSqsClient(config.queues.sqs);
+const deps = {
+  redis: await createRedisClient(config.redis),
+  db: await createPostgresPool(config.database),
+  queueDepths: async () => {
+    const [orders, dlq] = await Promise.all([
+      queueDepth(sqs, config.queues.ordersQueueUrl),
+      queueDepth(sqs, config.queues.deadLetterQueueUrl),
+    ]);
+    return { orders, dlq };
+  },
+  now: Date.now,
+  sourceTimeoutMs: config.sourceTimeoutMs,
+};
+
+const querySchema = z.object({
+  /** Seconds the rates and windowed percentiles cover at least. */
+  window: z.coerce.number().int().min(1).max(60).default(1),
+});
+
+/**
+ * GET /admin/sales/{saleId}/stats (admin): the sale's live numbers for the
+ * dashboard, polled about once a second. See lambdas/domain/sale-stats.ts.
+ */
+export const handler = httpHandler(async (event) => {
+  requireScope(event, "admin");
+  const saleId = pathParameter(event, "saleId", saleIdSchema);
+  const { window } = validQuery(event, querySchema);
+  const view = await saleStats(deps, saleId, { windowMs: window * 1000 });
+  if (view === null) throw new SaleNotFoundError(saleId);
+  return json(200, view, { "cache-control": "no-store" });
+});

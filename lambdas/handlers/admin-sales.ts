@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { recentSales } from "../domain/recent-sales.js";
+import { RedisReservations } from "../domain/reservations.js";
+import { httpHandler } from "../http/http-handler.js";
+import { requireScope, validQuery } from "../http/request.js";
+import { json } from "../http/responses.js";
+import { readRedisConfig } from "../platform/config.js";
+import { createRedisClient } from "../platform/redis-client.js";
+
+const redis = await createRedisClient(readRedisConfig());
+const deps = { redis, reservations: new RedisReservations(redis) };
+
+const querySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+
+/** GET /admin/sales (admin): the most recently created sales, newest first, with their stock. */
+export const handler = httpHandler(async (event) => {
+  requireScope(event, "admin");
+  const { limit } = validQuery(event, querySchema);
+  const sales = await recentSales(deps, limit, Date.now());
+  return json(200, { sales }, { "cache-control": "no-store" });
+});
