@@ -57,6 +57,8 @@ async function shutdown(code: number): Promise<never> {
 }
 process.on("SIGINT", () => void shutdown(130));
 process.on("SIGTERM", () => void shutdown(143));
+// A closed terminal sends SIGHUP: stop the services too, or they outlive their owner.
+process.on("SIGHUP", () => void shutdown(129));
 
 try {
   log("starting redis-server, Postgres and the SQS server ...");
