@@ -40,15 +40,39 @@ function keyOf(secret: string): KeyObject {
 
 export type Claims = Record<string, string | number | boolean | string[]>;
 
+/**
+ * Tokens already verified, until they expire: a buyer sends the same token
+ * with every click, and a signature check costs far more than the whole buy
+ * path of a refused request. The result for a token string cannot change
+ * before its `exp` (the secret and settings are fixed for the process), so
+ * this changes nothing but the cost. Bounded; the oldest entry goes first.
+ */
+const VERIFIED_CACHE_MAX = 50_000;
+const verified = new Map<string, { claims: Claims; expiresAtMs: number }>();
+
 /** Verified claims, stringified as API Gateway passes them to the Lambda; null when the token is not acceptable. */
 export async function verifyBearer(
   authorization: string | undefined,
   settings: LocalJwtSettings,
 ): Promise<Claims | null> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
-  if (!match?.[1]) return null;
+  const token = match?.[1];
+  if (!token) return null;
+  const cacheKey = `${settings.secret}\n${settings.issuer ?? ""}\n${settings.audience ?? ""}\n${token}`;
+  const cached = verified.get(cacheKey);
+  if (cached && Date.now() < cached.expiresAtMs) return cached.claims;
+  const claims = await verifyToken(token, settings);
+  if (claims) {
+    if (verified.size >= VERIFIED_CACHE_MAX)
+      verified.delete(verified.keys().next().value as string);
+    verified.set(cacheKey, { claims, expiresAtMs: Number(claims.exp) * 1000 });
+  }
+  return claims;
+}
+
+async function verifyToken(token: string, settings: LocalJwtSettings): Promise<Claims | null> {
   try {
-    const { payload } = await jwtVerify(match[1], keyOf(settings.secret), {
+    const { payload } = await jwtVerify(token, keyOf(settings.secret), {
       algorithms: ["HS256"],
       issuer: settings.issuer,
       audience: settings.audience,
