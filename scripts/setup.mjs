@@ -5,6 +5,7 @@
 // - Installs the Debian packages the local services need (redis-server, postgresql)
 //   when their binaries are missing. Needs root (or passwordless sudo) for apt-get.
 // - Installs node_modules with `npm ci` when they are missing or older than package-lock.json.
+// - With --bench (npm run bench's pre-script), also the load generator `wrk`.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
+const bench = process.argv.includes("--bench");
 const say = (message) => quiet || console.log(`[setup] ${message}`);
 
 function onPath(binary) {
@@ -39,6 +41,7 @@ function hasPostgresUser() {
 const missing = [];
 if (!onPath("redis-server")) missing.push("redis-server");
 if (!hasPostgresServer() || !hasPostgresUser()) missing.push("postgresql");
+if (bench && !onPath("wrk")) missing.push("wrk");
 
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0;
