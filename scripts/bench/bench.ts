@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +16,7 @@ import { PROJECT_ROOT } from "../../local/services/index.js";
 import { localSqsClient } from "../../local/services/sqs-server.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";
 import { forkTs } from "./children.js";
-import { drainQueue, insertReference, reservedOrders } from "./consumer-drain.js";
+import { drainQueue, handlerOnly, insertReference, reservedOrders } from "./consumer-drain.js";
 import { type CpuProfile, summarizeProfile } from "./cpuprofile.js";
 import { machineBusySeconds, watchCpu } from "./procstat.js";
 import {
@@ -345,6 +346,14 @@ try {
     "fauxqs (SQS)": { pid: pids.sqs ?? 0 },
     postgres: { pid: pids.postgres ?? 0, tree: true },
   });
+  // The consumer runs in this process: profile it here, as the stack's profile above.
+  const drainProfile = args.profile ? new Session() : undefined;
+  if (drainProfile) {
+    drainProfile.connect();
+    await drainProfile.post("Profiler.enable");
+    await drainProfile.post("Profiler.setSamplingInterval", { interval: 500 });
+    await drainProfile.post("Profiler.start");
+  }
   const drained = await drainQueue({
     sqs,
     queueUrl: env.ORDERS_QUEUE_URL ?? "",
@@ -360,13 +369,45 @@ try {
     },
   });
   const drainCpuUse = drainCpu.stop();
+  if (drainProfile) {
+    const { profile } = await drainProfile.post("Profiler.stop");
+    drainProfile.disconnect();
+    const file = join(PROFILE_DIR, "consumer-drain.cpuprofile");
+    writeFileSync(file, JSON.stringify(profile));
+    const summary = summarizeProfile(profile as unknown as CpuProfile, 15);
+    profiles.push({
+      scenario: "consumer drain",
+      connections: 0,
+      file: file.slice(PROJECT_ROOT.length + 1),
+      requestsPerSecond: drained.ordersPerSecond,
+      cpu: {},
+      summary,
+    });
+    say(
+      `  consumer profile; top packages: ${summary.byPackage
+        .slice(0, 5)
+        .map((p) => `${p.name} ${p.percent}%`)
+        .join(", ")}`,
+    );
+  }
   say(
     `  ${drained.rows.toLocaleString("en-US")} rows in ${drained.seconds.toFixed(1)} s: ${drained.ordersPerSecond.toLocaleString("en-US")} orders/s${drained.complete ? "" : " (INCOMPLETE: timed out)"}`,
   );
-  say("direct-INSERT reference (10,000 orders, batch 100) ...");
-  const { messages } = await reservedOrders(new RedisReservations(redis), 10_000);
-  const insertsPerSecond = await insertReference(db, messages, 100);
-  say(`  ${insertsPerSecond.toLocaleString("en-US")} inserts/s`);
+  say("direct-INSERT reference and the handler alone (10,000 orders each, batch 100) ...");
+  const reservations = new RedisReservations(redis);
+  const insertsPerSecond = await insertReference(
+    db,
+    (await reservedOrders(reservations, 10_000)).messages,
+    100,
+  );
+  const handlerPerSecond = await handlerOnly(
+    consume,
+    (await reservedOrders(reservations, 10_000)).messages,
+    100,
+  );
+  say(
+    `  INSERT alone ${insertsPerSecond.toLocaleString("en-US")}/s; handler alone (no queue) ${handlerPerSecond.toLocaleString("en-US")} orders/s`,
+  );
 
   const results: BenchResults = {
     measuredAt: new Date().toISOString(),
@@ -395,6 +436,7 @@ try {
       batchSize: 100,
       concurrency: 2,
       referenceInsertsPerSecond: insertsPerSecond,
+      handlerOnlyPerSecond: handlerPerSecond,
       ratio: Number((drained.ordersPerSecond / insertsPerSecond).toFixed(3)),
       cpu: drainCpuUse,
     },

@@ -44,7 +44,7 @@ export interface BenchResults {
   };
   runs: RunResult[];
   profiles: Array<{
-    scenario: "accepting" | "sold-out";
+    scenario: "accepting" | "sold-out" | "consumer drain";
     connections: number;
     file: string;
     requestsPerSecond: number;
@@ -61,6 +61,8 @@ export interface BenchResults {
     batchSize: number;
     concurrency: number;
     referenceInsertsPerSecond: number;
+    /** The consumer handler fed pre-built events: no queue (in AWS, Lambda's poller receives and deletes). */
+    handlerOnlyPerSecond: number;
     ratio: number;
     cpu: Record<string, number>;
   };
@@ -78,6 +80,22 @@ function referenceOf(results: BenchResults, connections: number): RunResult | un
 export function ratioOf(results: BenchResults, run: RunResult): number | undefined {
   const reference = referenceOf(results, run.connections);
   return reference ? run.wrk.requestsPerSecond / reference.wrk.requestsPerSecond : undefined;
+}
+
+const SERVICES = ["redis-server", "fauxqs (SQS)", "postgres"];
+
+/**
+ * CPU microseconds per request of the server under test, and of the server
+ * plus the services it called: unlike req/s, this hardly moves when other work
+ * shares the machine, so it says what a request costs.
+ */
+export function cpuPerRequest(run: RunResult): { server: number; withServices: number } {
+  const seconds = run.wrk.seconds;
+  const perRequest = (percent: number) =>
+    Math.round(((percent / 100) * seconds * 1e6) / Math.max(1, run.wrk.requests));
+  const server = run.cpu["stack (API host)"] ?? run.cpu["reference server"] ?? 0;
+  const services = SERVICES.reduce((sum, label) => sum + (run.cpu[label] ?? 0), 0);
+  return { server: perRequest(server), withServices: perRequest(server + services) };
 }
 
 export function evaluateTargets(results: BenchResults): TargetResult[] {
@@ -135,11 +153,21 @@ function runRows(results: BenchResults): string[][] {
       run.wrk.latencyMs.p99.toFixed(1),
       statuses + (errors ? ` (${errors} socket errors/timeouts)` : ""),
       ratio === undefined ? "-" : pct(ratio),
+      `${cpuPerRequest(run).server} / ${cpuPerRequest(run).withServices}`,
     ];
   });
 }
 
-const HEADER = ["run", "conns", "req/s", "p50 ms", "p99 ms", "statuses", "÷ reference"];
+const HEADER = [
+  "run",
+  "conns",
+  "req/s",
+  "p50 ms",
+  "p99 ms",
+  "statuses",
+  "÷ reference",
+  "CPU µs/req (server / +services)",
+];
 
 export function formatTable(results: BenchResults): string {
   const rows = [HEADER, ...runRows(results)];
@@ -156,7 +184,8 @@ export function formatTable(results: BenchResults): string {
     widths.map((w) => "-".repeat(w)).join("  "),
     ...rows.slice(1).map(line),
     "",
-    `consumer drain: ${fmt(c.ordersPerSecond)} orders/s (${fmt(c.rows)} rows in ${c.seconds} s, batch ${c.batchSize}, ${c.concurrency} concurrent); direct INSERT reference ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)})`,
+    `consumer drain: ${fmt(c.ordersPerSecond)} orders/s (${fmt(c.rows)} rows in ${c.seconds} s, batch ${c.batchSize}, ${c.concurrency} concurrent); direct INSERT reference ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)}); handler alone, no queue: ${fmt(c.handlerOnlyPerSecond)}/s`,
+    `CPU: the rest of the machine (other work, kernel) used ${restOfMachine(results)}% of one core on average during the runs; figures are lower and noisier the higher that is.`,
     "",
     "Targets:",
     ...results.targets.map((t) => `  [${t.met ? "met" : "MISSED"}] ${t.target}: ${t.measured}`),
@@ -184,7 +213,7 @@ export function formatMarkdown(results: BenchResults): string {
     "",
     "## Consumer drain into Postgres",
     "",
-    `${fmt(c.ordersPerSecond)} orders/s: ${fmt(c.rows)} of ${fmt(c.orders)} rows in ${c.seconds} s (batch ${c.batchSize}, ${c.concurrency} concurrent); the same INSERT issued directly: ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)}).`,
+    `${fmt(c.ordersPerSecond)} orders/s: ${fmt(c.rows)} of ${fmt(c.orders)} rows in ${c.seconds} s (batch ${c.batchSize}, ${c.concurrency} concurrent, the local SQS event source receiving and deleting); the same INSERT issued directly: ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)}); the handler alone, fed events without a queue (as Lambda's poller feeds it in AWS): ${fmt(c.handlerOnlyPerSecond)} orders/s.`,
     "",
     "## Targets",
     "",
@@ -196,7 +225,8 @@ export function formatMarkdown(results: BenchResults): string {
     "## Where the time goes",
     "",
     "CPU per process during each run (percent of one core; the machine has " +
-      `${results.machine.cpus * 100}%):`,
+      `${results.machine.cpus * 100}%). "rest of the machine" is everything not listed: other work sharing the machine, and the kernel. ` +
+      `It averaged ${restOfMachine(results)}% here.`,
     "",
     mdTable(
       ["run", ...cpuLabels(results)],
@@ -212,7 +242,9 @@ export function formatMarkdown(results: BenchResults): string {
   for (const profile of results.profiles) {
     parts.push(
       "",
-      `### Stack process profile: ${profile.scenario}, ${profile.connections} connections (${fmt(profile.requestsPerSecond)} req/s while profiled)`,
+      profile.scenario === "consumer drain"
+        ? `### Consumer profile: draining the queue (${fmt(profile.requestsPerSecond)} orders/s)`
+        : `### Stack process profile: ${profile.scenario}, ${profile.connections} connections (${fmt(profile.requestsPerSecond)} req/s while profiled)`,
       "",
       `\`${profile.file}\` (open in Chrome DevTools or speedscope). Idle ${profile.summary.idlePercent}% of the samples.`,
       "",
@@ -237,6 +269,11 @@ export function formatMarkdown(results: BenchResults): string {
     );
   }
   return `${parts.join("\n")}\n`;
+}
+
+function restOfMachine(results: BenchResults): number {
+  const values = results.runs.map((run) => run.cpu["rest of the machine"] ?? 0);
+  return Math.round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length));
 }
 
 function cpuLabels(results: BenchResults): string[] {
