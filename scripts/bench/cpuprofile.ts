@@ -81,6 +81,8 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
     }
     return packageOf(byId.get(id)?.callFrame.url ?? "", byId.get(id)?.callFrame.functionName ?? "");
   };
+  const label = (pkg: string) =>
+    pkg === "(root)" ? "(native, no JS caller: event-loop I/O such as socket writev)" : pkg;
   const selfUs = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i] ?? 0;
@@ -100,7 +102,7 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
     const entry = functions.get(key) ?? { name, where, us: 0 };
     entry.us += us;
     functions.set(key, entry);
-    const pkg = chargedPackage(id);
+    const pkg = label(chargedPackage(id));
     packages.set(pkg, (packages.get(pkg) ?? 0) + us);
   }
   const pct = (us: number) => Math.round((us / totalUs) * 1000) / 10;
