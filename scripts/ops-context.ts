@@ -24,6 +24,7 @@ export async function opsContext() {
   const queues = readQueuesConfig();
   const sqs = createSqsClient(queues.sqs);
   return {
+    redis,
     reservations: new RedisReservations(redis),
     db,
     sqs,

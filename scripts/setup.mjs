@@ -7,6 +7,7 @@
 // - With --with-browser (npm test, npm run setup, CI): also Debian's `chromium`, which the
 //   dashboard's browser test drives through playwright-core (no browser download).
 // - Installs node_modules with `npm ci` when they are missing or older than package-lock.json.
+// - With --bench (npm run bench's pre-script), also the load generator `wrk`.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -15,6 +16,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
 const withBrowser = process.argv.includes("--with-browser");
+const bench = process.argv.includes("--bench");
 const say = (message) => quiet || console.log(`[setup] ${message}`);
 
 function onPath(binary) {
@@ -43,6 +45,7 @@ const missing = [];
 if (!onPath("redis-server")) missing.push("redis-server");
 if (!hasPostgresServer() || !hasPostgresUser()) missing.push("postgresql");
 if (withBrowser && !existsSync("/usr/bin/chromium")) missing.push("chromium");
+if (bench && !onPath("wrk")) missing.push("wrk");
 
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0;

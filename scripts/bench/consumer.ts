@@ -1,18 +1,21 @@
-import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { migrate } from "../../lambdas/db/migrate.js";
-import { insertOrders } from "../../lambdas/domain/orders-store.js";
 import { RedisReservations } from "../../lambdas/domain/reservations.js";
-import { newOrderId } from "../../lambdas/domain/sale.js";
 import { defineScripts } from "../../lambdas/platform/lua-scripts.js";
 import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js";
 import { localSqsClient } from "../../local/services/sqs-server.js";
-import { type SqsLambda, startSqsEventSource } from "../../local/sqs-event-source.js";
+import type { SqsLambda } from "../../local/sqs-event-source.js";
+import {
+  drainQueue,
+  enqueue,
+  handlerOnly,
+  insertReference,
+  reservedOrders,
+} from "./consumer-drain.js";
 
 /**
  * How many orders per second one consumer moves from the queue into
@@ -44,6 +47,7 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 try {
   Object.assign(process.env, services.env());
   const pool = new pg.Pool({ connectionString: services.postgres?.url, max: 2 });
+  pool.on("error", () => {}); // a stop of Postgres may close idle clients
   await migrate(pool);
   const redis = defineScripts(new Redis(services.redis?.url ?? "", { enableAutoPipelining: true }));
   const reservations = new RedisReservations(redis);
@@ -52,125 +56,55 @@ try {
   const consume = (await import("../../lambdas/handlers/consume-orders.js"))
     .handler as unknown as SqsLambda;
 
-  async function prepare(count: number) {
-    const saleId = `bench-${randomUUID().slice(0, 8)}`;
-    await reservations.upsertSale(
-      { id: saleId, name: "bench", stock: count, perUserLimit: 100, startsAtMs: 0, endsAtMs: 0 },
-      Date.now(),
-    );
-    const nowMs = Date.now();
-    const messages = await Promise.all(
-      Array.from({ length: count }, async (_, i) => {
-        const orderId = newOrderId(saleId, randomUUID());
-        const userId = `u${i % 10_000}`;
-        await reservations.reserve({
-          saleId,
-          userId,
-          quantity: 1,
-          nowMs,
-          orderId,
-          idempotencyKey: undefined,
-        });
-        return { orderId, saleId, userId, quantity: 1, reservedAt: new Date(nowMs).toISOString() };
-      }),
-    );
-    return { saleId, messages };
-  }
+  const countRows = async (saleId: string): Promise<number> =>
+    (await pool.query("SELECT count(*)::int AS n FROM orders WHERE sale_id = $1", [saleId])).rows[0]
+      .n;
 
-  async function countRows(saleId: string): Promise<number> {
-    return (await pool.query("SELECT count(*)::int AS n FROM orders WHERE sale_id = $1", [saleId]))
-      .rows[0].n;
-  }
-
-  // Reference: the consumer's INSERT alone, batch by batch, straight into Postgres.
   const reference: Record<number, number> = {};
   for (const size of batchSizes) {
-    const { messages } = await prepare(ordersPerRun);
-    const started = performance.now();
-    for (let i = 0; i < messages.length; i += size)
-      await insertOrders(pool, messages.slice(i, i + size));
-    reference[size] = Math.round(ordersPerRun / ((performance.now() - started) / 1000));
+    const { messages } = await reservedOrders(reservations, ordersPerRun);
+    reference[size] = await insertReference(pool, messages, size);
     log(`reference  batch ${String(size).padStart(4)}: ${reference[size]} inserts/s`);
   }
 
-  // The handler alone, fed pre-built SQS events: in AWS, Lambda's poller does
-  // the receive and delete calls, so this is the function's own share.
-  const { lambdaContext } = await import("../../local/lambda-context.js");
-  const handlerOnly: Record<number, number> = {};
+  const handlerRates: Record<number, number> = {};
   for (const size of batchSizes) {
-    const { messages } = await prepare(ordersPerRun);
-    const started = performance.now();
-    for (let i = 0; i < messages.length; i += size) {
-      const Records = messages.slice(i, i + size).map((m) => ({
-        messageId: randomUUID(),
-        receiptHandle: "",
-        body: JSON.stringify(m),
-        attributes: {},
-        messageAttributes: {},
-        md5OfBody: "",
-        eventSource: "aws:sqs",
-        eventSourceARN: "",
-        awsRegion: "us-east-1",
-      }));
-      await consume({ Records } as never, lambdaContext("consume-orders"));
-    }
-    handlerOnly[size] = Math.round(ordersPerRun / ((performance.now() - started) / 1000));
+    const { messages } = await reservedOrders(reservations, ordersPerRun);
+    handlerRates[size] = await handlerOnly(consume, messages, size);
     log(
-      `handler    batch ${String(size).padStart(4)}: ${handlerOnly[size]} orders/s (no queue: Lambda's poller does receive/delete in AWS)`,
+      `handler    batch ${String(size).padStart(4)}: ${handlerRates[size]} orders/s (no queue: Lambda's poller does receive/delete in AWS)`,
     );
   }
 
   const results = [];
   for (const size of batchSizes) {
-    const { saleId, messages } = await prepare(ordersPerRun);
-    for (let i = 0; i < messages.length; i += 100) {
-      const chunk = messages.slice(i, i + 100);
-      await Promise.all(
-        Array.from({ length: Math.ceil(chunk.length / 10) }, (_, j) =>
-          sqs.send(
-            new SendMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: chunk
-                .slice(j * 10, j * 10 + 10)
-                .map((m, k) => ({ Id: String(k), MessageBody: JSON.stringify(m) })),
-            }),
-          ),
-        ),
-      );
-    }
-    const started = performance.now();
-    const source = startSqsEventSource({
+    const { saleId, messages } = await reservedOrders(reservations, ordersPerRun);
+    await enqueue(sqs, queueUrl, messages);
+    const drained = await drainQueue({
       sqs,
       queueUrl,
       handler: consume,
       batchSize: size,
-      batchingWindowMs: 100,
       concurrency,
-      waitTimeSeconds: 0,
+      countRows: () => countRows(saleId),
+      expectedRows: ordersPerRun,
+      onProgress: (rows) => {
+        if (process.stdout.isTTY)
+          process.stdout.write(`\r  consumer batch ${size}: ${rows}/${ordersPerRun} rows`);
+      },
     });
-    const deadline = Date.now() + 120_000;
-    let rows = 0;
-    while (rows < ordersPerRun && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      rows = await countRows(saleId);
-      if (process.stdout.isTTY)
-        process.stdout.write(`\r  consumer batch ${size}: ${rows}/${ordersPerRun} rows`);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    await source.stop();
-    const perSecond = Math.round(rows / seconds);
-    const ratio = perSecond / (reference[size] ?? 1);
+    const ratio = drained.ordersPerSecond / (reference[size] ?? 1);
     log(
-      `${process.stdout.isTTY ? "\r" : ""}consumer   batch ${String(size).padStart(4)}: ${perSecond} orders/s (${rows} rows in ${seconds.toFixed(2)} s), ${(ratio * 100).toFixed(0)}% of the reference`,
+      `${process.stdout.isTTY ? "\r" : ""}consumer   batch ${String(size).padStart(4)}: ${drained.ordersPerSecond} orders/s (${drained.rows} rows in ${drained.seconds.toFixed(2)} s), ${(ratio * 100).toFixed(0)}% of the reference`,
     );
     results.push({
       batchSize: size,
       concurrency,
-      ordersPerSecond: perSecond,
+      ordersPerSecond: drained.ordersPerSecond,
       referenceInsertsPerSecond: reference[size],
-      handlerOnlyPerSecond: handlerOnly[size],
+      handlerOnlyPerSecond: handlerRates[size],
       ratio: Number(ratio.toFixed(3)),
-      rows,
+      rows: drained.rows,
     });
   }
 
