@@ -81,6 +81,13 @@ if burst > 0 and perSecond > 0 and not borrowed then
 end
 
 local userId = ARGV[1]
+
+-- This very order exists already: the command is a resend of a reserve whose
+-- reply was lost (ioredis resends after a reconnect). Answer it as the
+-- reservation it made, without taking stock or counting it again.
+if rcall('HEXISTS', KEYS[3], ARGV[4]) == 1 then
+  return { 1, ARGV[4], remaining, version }
+end
 local idemField = nil
 if ARGV[5] ~= '' then
   idemField = userId .. '\n' .. ARGV[5]

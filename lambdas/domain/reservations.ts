@@ -229,7 +229,15 @@ export class RedisReservations {
       borrowedFrom,
       stockRefusalCountedByCaller ? "1" : "",
     );
-    return reserveOutcome(reply);
+    const outcome = reserveOutcome(reply);
+    // ioredis resends a command whose reply was lost in a disconnect. If the first run
+    // reserved, a resend with an Idempotency-Key finds this request's own order and
+    // reports a replay; but no message was sent for it, so it is a fresh reservation.
+    // (reserve-6.lua answers a resend without a key the same way, by the order id.)
+    if (outcome.kind === "accepted" && outcome.replayed && outcome.orderId === request.orderId) {
+      return { ...outcome, replayed: false };
+    }
+    return outcome;
   }
 
   async release(saleId: string, orderId: string, userId: string): Promise<ReleaseOutcome> {

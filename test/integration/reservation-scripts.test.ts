@@ -123,6 +123,33 @@ describe("reserve-4.lua", () => {
   });
 });
 
+describe("a resent reserve (its reply lost in a disconnect, ioredis sends it again)", () => {
+  it.each([
+    ["without an idempotency key", undefined],
+    ["with an idempotency key", "key-resend"],
+  ])(
+    "%s is the same reservation: one unit, reported as fresh so its message is sent",
+    async (_label, key) => {
+      const saleId = await openSale({ stock: 5, perUserLimit: 5 });
+      const request = {
+        saleId,
+        userId: "alice",
+        quantity: 1,
+        nowMs: NOW,
+        orderId: newOrderId(saleId, randomUUID()),
+        idempotencyKey: key,
+      };
+      const first = await reservations.reserve(request);
+      const resent = await reservations.reserve(request);
+      expect(first).toMatchObject({ kind: "accepted", orderId: request.orderId, replayed: false });
+      expect(resent).toMatchObject({ kind: "accepted", orderId: request.orderId, replayed: false });
+      const state = await saleSnapshot(redis, saleId);
+      expect(Number(state.sale.remaining)).toBe(4);
+      expect(state.buyers).toEqual({ alice: "1" });
+    },
+  );
+});
+
 describe("release-4.lua", () => {
   it("gives units back once, however often it is called", async () => {
     const saleId = await openSale({ stock: 5, perUserLimit: 3 });
