@@ -23,6 +23,9 @@ export function createSqsClient(config: SqsConfig): SQSClient {
     requestHandler: new NodeHttpHandler({
       connectionTimeout: config.connectTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
+      // Without this the handler only logs a warning when requestTimeout passes and
+      // keeps waiting (found by the fault suite: a hung endpoint held buys for 30 s).
+      throwOnRequestTimeout: true,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),
