@@ -27,6 +27,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          // Each test starts its own services (and stops them): no global setup.
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // The faults time outages against load on two cores: one file at a time,
+          // after the unit and integration projects rather than alongside them.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });
