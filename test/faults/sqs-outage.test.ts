@@ -1,28 +1,21 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { jsonClient } from "../../local/http-client.js";
 import { type ProxyMode, startTcpProxy, type TcpProxy } from "../../local/services/index.js";
-import { localSqsClient } from "../../local/services/sqs-server.js";
 import {
-  type App,
   accepted,
   type BuyOutcome,
   buyOnce,
   createSale,
   deadPids,
-  depths,
   drained,
-  type LocalServices,
   makeBuyers,
   promiseViolations,
-  quietPool,
-  quietRedis,
   readBooks,
   recordFault,
-  startApp,
-  startConsumer,
   startLoad,
-  startServices,
+  startRig,
   statusCounts,
+  Teardown,
   waitFor,
 } from "./support/harness.js";
 
@@ -36,44 +29,33 @@ import {
  * consumer reach SQS through the proxy, as both would lose AWS' endpoint.
  */
 
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  cleanup = [];
-});
+const teardown = new Teardown();
+afterEach(() => teardown.run());
 
 describe("fault 1: the SQS endpoint goes away during a sale", () => {
   it("answers 503 and releases the reservation while SQS refuses or hangs; stock stays exact; sales continue once it returns", async () => {
     const started = Date.now();
-    const services: LocalServices = await startServices({
-      queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 5 },
+    let proxy: TcpProxy | undefined;
+    const rig = await startRig(teardown, {
+      services: { queues: { visibilityTimeoutSeconds: 2, maxReceiveCount: 5 } },
+      env: () => ({
+        SQS_ENDPOINT: proxy?.url ?? "",
+        // Deadlines short enough that a hung endpoint fails a buy in about a second.
+        SQS_CONNECT_TIMEOUT_MS: "300",
+        SQS_REQUEST_TIMEOUT_MS: "400",
+        SQS_MAX_ATTEMPTS: "2",
+      }),
+      beforeApp: async (services) => {
+        proxy = await startTcpProxy({ targetPort: services.sqs?.port ?? 0 });
+        const started = proxy;
+        teardown.add(() => started.stop());
+      },
     });
-    cleanup.push(() => services.stop({ removeData: true }));
-    const sqsPort = services.sqs?.port ?? 0;
-    const proxy: TcpProxy = await startTcpProxy({ targetPort: sqsPort });
-    cleanup.push(() => proxy.stop());
-    const env: Record<string, string> = {
-      ...services.env(),
-      SQS_ENDPOINT: proxy.url,
-      // Deadlines short enough that a hung endpoint fails a buy in about a second.
-      SQS_CONNECT_TIMEOUT_MS: "300",
-      SQS_REQUEST_TIMEOUT_MS: "400",
-      SQS_MAX_ATTEMPTS: "2",
-    };
-    const app: App = await startApp(env);
-    cleanup.push(() => app.close());
-    const consumer = startConsumer({
-      endpoint: proxy.url,
-      queueUrl: env.ORDERS_QUEUE_URL ?? "",
-      handler: app.consume,
-    });
-    cleanup.push(() => consumer.source.stop());
-    const redis = quietRedis(env.REDIS_URL ?? "");
-    cleanup.push(() => redis.quit());
-    const db = quietPool(env.DATABASE_URL ?? "");
-    cleanup.push(() => db.end());
-    const sqs = localSqsClient(services.sqs?.endpoint ?? "");
-    cleanup.push(async () => sqs.destroy());
+    if (!proxy) throw new Error("the proxy did not start");
+    const outage = proxy;
+    const { app, db, services } = rig;
+    rig.startConsumer(app.consume, { endpoint: outage.url });
+    const pids = rig.pids();
 
     const stock = 300;
     const saleId = await createSale(app.url, { stock });
@@ -95,7 +77,7 @@ describe("fault 1: the SQS endpoint goes away during a sale", () => {
       onAnswer: (answered) => {
         for (const [at, mode] of schedule) {
           if (answered === at) {
-            proxy.setMode(mode);
+            outage.setMode(mode);
             switchedAt[mode] = Date.now();
           }
         }
@@ -123,9 +105,9 @@ describe("fault 1: the SQS endpoint goes away during a sale", () => {
           .rows[0].n >= acceptedIds.length,
       30_000,
     );
-    await drained(sqs, services.sqs?.ordersQueueUrl ?? "");
-    const books = await readBooks(redis, db, saleId);
-    const queues = await depths(sqs, services);
+    await drained(rig.sqs, services.sqs?.ordersQueueUrl ?? "");
+    const books = await readBooks(rig.redis, db, saleId);
+    const queues = await rig.depths();
 
     recordFault({
       fault: "1 SQS unavailable (refuse, then blackhole)",
@@ -139,7 +121,7 @@ describe("fault 1: the SQS endpoint goes away during a sale", () => {
       durationMs: Date.now() - started,
       unavailableDuringOutage: unavailable.length,
       retriedAndAccepted: accepted(retries).length,
-      proxy: { ...proxy.stats },
+      proxy: { ...outage.stats },
     });
 
     // Only 202, 503 and (once the stock is gone) 409 SOLD_OUT; never a 500.
@@ -176,9 +158,7 @@ describe("fault 1: the SQS endpoint goes away during a sale", () => {
     expect(books.rows.length).toBe(acceptedIds.length);
     expect(queues).toEqual({ orders: 0, dlq: 0 });
 
-    const pids = [services.redis?.pid, services.postgres?.pid, services.sqs?.pid];
-    for (const step of cleanup.reverse()) await step();
-    cleanup = [];
+    await teardown.run();
     expect(deadPids(pids)).toBe(true);
   });
 });

@@ -218,6 +218,8 @@ export function startLoad(options: {
   buyers: Buyer[];
   concurrency: number;
   deadlineMs?: number;
+  /** Paces the load: each worker waits this long between the starts of its requests. */
+  workerIntervalMs?: number;
   onAnswer?: (answered: number, outcome: BuyOutcome) => void;
 }): Load {
   const client = jsonClient(options.url, options.concurrency + 4);
@@ -233,6 +235,8 @@ export function startLoad(options: {
       const outcome = await buyOnce(client, options.saleId, buyer);
       outcomes.push(outcome);
       options.onAnswer?.(outcomes.length, outcome);
+      const pause = (options.workerIntervalMs ?? 0) - outcome.ms;
+      if (pause > 0) await sleep(pause);
     }
   }
   const done = Promise.all(Array.from({ length: options.concurrency }, () => worker())).then(() => {
@@ -499,6 +503,95 @@ export function statusCounts(outcomes: BuyOutcome[]): Record<string, number> {
 /** Every pid is gone (a stopped service leaves no process behind). */
 export function deadPids(pids: Array<number | undefined>): boolean {
   return pids.every((pid) => pid === undefined || !isAlive(pid));
+}
+
+/** Undo steps, run last-in first-out; each step's failure is ignored so the rest still run. */
+export class Teardown {
+  private steps: Array<() => Promise<unknown>> = [];
+  add(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    const steps = this.steps.reverse();
+    this.steps = [];
+    for (const step of steps) await step().catch(() => {});
+  }
+}
+
+export interface Rig {
+  services: LocalServices;
+  env: Record<string, string>;
+  app: App;
+  redis: Redis;
+  db: pg.Pool;
+  /** Talks to the SQS server directly (never through a fault proxy). */
+  sqs: SQSClient;
+  startConsumer(
+    handler?: SqsLambda,
+    options?: { endpoint?: string; batchSize?: number; batchingWindowMs?: number },
+  ): { source: SqsEventSource; stats: ConsumerStats };
+  reconcile: ReturnType<typeof reconcileWith>;
+  depths(): ReturnType<typeof depths>;
+  rowCount(saleId: string): Promise<number>;
+  /** Process ids of the services as they run now (they change when a service restarts). */
+  pids(): Array<number | undefined>;
+}
+
+/**
+ * Services, the HTTP API and clients for checking the books; `env` may
+ * override the handlers' environment (e.g. point SQS_ENDPOINT at a proxy).
+ * Everything is registered with `teardown`.
+ */
+export async function startRig(
+  teardown: Teardown,
+  options: {
+    services?: ServicesOptions;
+    /** Runs once the services are up, before the handlers load (e.g. to start a proxy). */
+    beforeApp?: (services: LocalServices) => Promise<void>;
+    env?: (services: LocalServices) => Record<string, string>;
+  } = {},
+): Promise<Rig> {
+  const services = await startServices(options.services);
+  teardown.add(() => services.stop({ removeData: true }));
+  await options.beforeApp?.(services);
+  const env = { ...services.env(), ...options.env?.(services) };
+  const app = await startApp(env);
+  teardown.add(() => app.close());
+  const redis = quietRedis(env.REDIS_URL ?? "");
+  teardown.add(async () => redis.disconnect());
+  const db = quietPool(env.DATABASE_URL ?? "");
+  teardown.add(() => db.end());
+  const sqs = localSqsClient(services.sqs?.endpoint ?? "");
+  teardown.add(async () => sqs.destroy());
+  return {
+    services,
+    env,
+    app,
+    redis,
+    db,
+    sqs,
+    startConsumer(handler = app.consume, consumerOptions = {}) {
+      const consumer = startConsumer({
+        endpoint: consumerOptions.endpoint ?? services.sqs?.endpoint ?? "",
+        queueUrl: services.sqs?.ordersQueueUrl ?? "",
+        handler,
+        batchSize: consumerOptions.batchSize,
+        batchingWindowMs: consumerOptions.batchingWindowMs,
+      });
+      teardown.add(() => consumer.source.stop());
+      return consumer;
+    },
+    reconcile: reconcileWith(redis, db, sqs, services),
+    depths: () => depths(sqs, services),
+    async rowCount(saleId: string) {
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM orders WHERE sale_id = $1",
+        [saleId],
+      );
+      return rows[0]?.n ?? 0;
+    },
+    pids: () => [services.redis?.pid, services.postgres?.pid, services.sqs?.pid],
+  };
 }
 
 export type { HttpLambda, LocalServices, ReconcileReport };
