@@ -146,7 +146,14 @@ export class RedisReservations {
       request.orderId,
       request.idempotencyKey ?? "",
     );
-    return reserveOutcome(reply);
+    const outcome = reserveOutcome(reply);
+    // ioredis resends a command whose reply was lost in a disconnect. If the first run
+    // reserved, the resend finds this request's own order through the idempotency key
+    // and reports a replay; but no message was sent for it, so it is a fresh reservation.
+    if (outcome.kind === "accepted" && outcome.replayed && outcome.orderId === request.orderId) {
+      return { ...outcome, replayed: false };
+    }
+    return outcome;
   }
 
   async release(saleId: string, orderId: string): Promise<ReleaseOutcome> {
