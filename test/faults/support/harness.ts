@@ -204,6 +204,8 @@ export interface Load {
   /** Resolves when every buyer was answered, the load was stopped, or its deadline passed. */
   done: Promise<BuyOutcome[]>;
   answered(): number;
+  /** The outcomes so far (a copy). */
+  outcomes(): BuyOutcome[];
   /** Sends no further requests; those in flight still complete. */
   stop(): void;
 }
@@ -246,6 +248,7 @@ export function startLoad(options: {
   return {
     done,
     answered: () => outcomes.length,
+    outcomes: () => [...outcomes],
     stop: () => {
       stopped = true;
     },
