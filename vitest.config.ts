@@ -34,8 +34,8 @@ export default defineConfig({
           // Each test starts its own services (and stops them): no global setup.
           testTimeout: 120_000,
           hookTimeout: 60_000,
-          // The faults time outages against load on two cores: one file at a time,
-          // after the unit and integration projects rather than alongside them.
+          // The faults time outages against load on two cores: one file at a time, in a
+          // group of their own (never alongside the unit or integration files).
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
