@@ -175,7 +175,7 @@ describe("fault 5: Redis restarts mid-sale", () => {
       concurrency: 16,
       workerIntervalMs: 100,
     });
-    await whenAnswered(load, 180);
+    await whenAnswered(load, 240);
     // Stop the consumer first, so what Redis lost can be measured before it restores anything.
     await consumer.source.stop();
     const acceptedBeforeKill = accepted(load.outcomes());
