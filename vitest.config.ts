@@ -36,6 +36,19 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          // Each test starts its own services (and stops them): no global setup.
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // The faults time outages against load on two cores: one file at a time, in a
+          // group of their own (never alongside the unit or integration files).
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

@@ -1,5 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyResultV2,
@@ -80,7 +87,7 @@ export function createHttpHost(options: HttpHostOptions): Server {
   const routes = (options.routes ?? HTTP_ROUTES).map(compile);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? "/", "http://local");
+    const url = requestTarget(request.url ?? "/");
     const method = request.method ?? "GET";
     let matched: { route: CompiledRoute; params: Record<string, string> } | undefined;
     let pathMatched = false;
@@ -89,9 +96,11 @@ export function createHttpHost(options: HttpHostOptions): Server {
       if (!match) continue;
       pathMatched = true;
       if (route.method !== method) continue;
-      const params = Object.fromEntries(
-        route.parameterNames.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),
-      );
+      const params = decodeParameters(route.parameterNames, match);
+      if (params === null) {
+        request.resume();
+        return sendJson(response, 400, "INVALID_REQUEST", "Malformed percent-encoding in the path");
+      }
       matched = { route, params };
       break;
     }
@@ -158,7 +167,7 @@ export function createHttpHost(options: HttpHostOptions): Server {
     writeResult(response, result);
   }
 
-  return createServer((request, response) => {
+  const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       // A handler that throws is a 500 in API Gateway too; keep the host alive.
       process.stderr.write(
@@ -168,6 +177,63 @@ export function createHttpHost(options: HttpHostOptions): Server {
       else response.end();
     });
   });
+  server.on("clientError", answerMalformedRequest);
+  return server;
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a raw non-ASCII byte in the path,
+ * headers over its 16 KiB limit, a broken request line) get the same JSON
+ * error body as every other error, instead of Node's bare `400 Bad Request`.
+ * Found by the fault suite's fuzzing.
+ */
+function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "HEADERS_TOO_LARGE", "Request headers are too large"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "REQUEST_TIMEOUT", "The request was not received in time"]
+        : [400, "INVALID_REQUEST", "Malformed HTTP request"];
+  const body = JSON.stringify({ error: { code, message } });
+  // A response to HEAD has no body (its content-length still describes the GET's).
+  const raw = (error as { rawPacket?: Buffer }).rawPacket;
+  const head = raw?.toString("latin1", 0, 5) === "HEAD ";
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      "content-type: application/json; charset=utf-8\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? "" : body}`,
+  );
+}
+
+/**
+ * The path and query of a request target, taken as sent: no dot-segment
+ * resolution (so `/sales/../admin/...` matches no route) and no parsing that
+ * can throw (`new URL("//", base)` does). Found by the fault suite's fuzzing.
+ */
+function requestTarget(target: string): { pathname: string; search: string } {
+  const [beforeFragment = ""] = target.split("#", 1);
+  const query = beforeFragment.indexOf("?");
+  let pathname = query === -1 ? beforeFragment : beforeFragment.slice(0, query);
+  const search = query === -1 ? "" : beforeFragment.slice(query);
+  // Absolute form (`http://host/path`), which HTTP allows in a request line.
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(pathname);
+  if (absolute) pathname = pathname.slice(absolute[0].length) || "/";
+  return { pathname, search };
+}
+
+/** Path parameters, percent-decoded; null when the encoding is malformed. */
+function decodeParameters(names: string[], match: RegExpExecArray): Record<string, string> | null {
+  try {
+    return Object.fromEntries(
+      names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),
+    );
+  } catch {
+    return null;
+  }
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer | null> {

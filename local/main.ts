@@ -90,7 +90,7 @@ try {
       "Flash Sale Engine is running on this machine:",
       `  API (local API Gateway, payload v2)  ${stack.url}`,
       `    HTTP workers                       ${stack.workerPids.length === 0 ? "in-process" : `${stack.workerPids.length} (pids ${stack.workerPids.join(", ")})`}`,
-      `  Redis (AOF, fsync every second)      ${env.REDIS_URL} ${pid(stack.services.redis)}`,
+      `  Redis (AOF, fsync on every write)    ${env.REDIS_URL} ${pid(stack.services.redis)}`,
       `  Postgres                             ${env.DATABASE_URL} ${pid(stack.services.postgres)}`,
       `  SQS server (fauxqs)                  ${env.SQS_ENDPOINT} ${pid(stack.services.sqs)}`,
       `    orders queue                       ${env.ORDERS_QUEUE_URL}`,

@@ -151,3 +151,5 @@ export function reapOrphanedRuns(): void {
     rmSync(runDir, { recursive: true, force: true });
   }
 }
+
+export { type ProxyMode, type ProxyStats, startTcpProxy, type TcpProxy } from "./tcp-proxy.js";

@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSqsConfig } from "../../lambdas/platform/config.js";
+import { createSqsClient, SqsOrderQueue } from "../../lambdas/platform/sqs-client.js";
+import { startTcpProxy, type TcpProxy } from "../../local/services/index.js";
+import { orderMessage } from "../support/sqs-records.js";
+
+// An endpoint that accepts connections and never answers (a hung SQS).
+let hung: TcpProxy;
+beforeAll(async () => {
+  const target = Number(new URL(process.env.SQS_ENDPOINT ?? "").port);
+  hung = await startTcpProxy({ targetPort: target, mode: "blackhole" });
+});
+afterAll(() => hung.stop());
+
+describe("createSqsClient", () => {
+  it("fails a send to a hung endpoint within its deadlines instead of waiting forever", async () => {
+    const config = {
+      ...readSqsConfig({}),
+      endpoint: hung.url,
+      connectTimeoutMs: 200,
+      requestTimeoutMs: 300,
+      maxAttempts: 2,
+    };
+    const sqs = createSqsClient(config);
+    const queue = new SqsOrderQueue(sqs, process.env.ORDERS_QUEUE_URL ?? "");
+    const started = Date.now();
+    try {
+      const outcome = await Promise.race([
+        queue.send(orderMessage("deadline")).then(
+          () => "sent",
+          (error: Error) => error.name,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve("still waiting"), 5_000)),
+      ]);
+      expect(outcome).toBe("TimeoutError");
+      // Two attempts of 300 ms plus the SDK's retry back-off.
+      expect(Date.now() - started).toBeLessThan(2_500);
+    } finally {
+      sqs.destroy();
+    }
+  });
+});
