@@ -55,14 +55,27 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
   if (cached !== undefined) throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached], true);
 
   const nowMs = deps.now();
-  const outcome = await deps.reservations.reserve({
-    saleId: command.saleId,
-    userId: command.userId,
-    quantity: command.quantity,
-    nowMs,
-    orderId: newOrderId(command.saleId, deps.uuid()),
-    idempotencyKey: command.idempotencyKey,
-  });
+  const orderId = newOrderId(command.saleId, deps.uuid());
+  let outcome: Awaited<ReturnType<typeof deps.reservations.reserve>>;
+  try {
+    outcome = await deps.reservations.reserve({
+      saleId: command.saleId,
+      userId: command.userId,
+      quantity: command.quantity,
+      nowMs,
+      orderId,
+      idempotencyKey: command.idempotencyKey,
+    });
+  } catch (redisError) {
+    // Redis failed (timeout, failover) and the script may still have run: give
+    // back whatever this request may have reserved (a no-op if nothing was),
+    // and tell the buyer to retry, rather than answer 500.
+    await releaseAfterFailure(deps, command, orderId, redisError);
+    throw new ServiceUnavailableError(
+      "The sale could not be reached; please retry",
+      QUEUE_RETRY_AFTER_SECONDS,
+    );
+  }
 
   if (outcome.kind === "not_found") throw new SaleNotFoundError(command.saleId);
   if (outcome.kind === "rate_limited") {
@@ -93,7 +106,7 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
       reservedAt: new Date(nowMs).toISOString(),
     });
   } catch (sendError) {
-    const released = await releaseAfterFailedSend(deps, command, outcome.orderId, sendError);
+    const released = await releaseAfterFailure(deps, command, outcome.orderId, sendError);
     // A send that timed out may still have been delivered; if the consumer has
     // already confirmed the order, it is accepted and must be reported so.
     if (released === "confirmed") {
@@ -107,7 +120,7 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
   return { orderId: outcome.orderId, remaining: outcome.remaining, replayed: false };
 }
 
-async function releaseAfterFailedSend(
+async function releaseAfterFailure(
   deps: PurchaseDeps,
   { saleId, userId }: BuyCommand,
   orderId: string,
@@ -115,7 +128,7 @@ async function releaseAfterFailedSend(
 ): Promise<ReleaseOutcome | "release_failed"> {
   try {
     const released = await deps.reservations.release(saleId, orderId, userId);
-    deps.logger.warn("order enqueue failed; reservation released", {
+    deps.logger.warn("buy failed after its reservation; reservation released", {
       orderId,
       saleId,
       released,
@@ -123,8 +136,9 @@ async function releaseAfterFailedSend(
     });
     return released;
   } catch (releaseError) {
-    // The unit stays reserved with no message: reconcile --repair releases it.
-    deps.logger.error("order enqueue failed and the release failed too", {
+    // The unit stays reserved with no message: reconcile reports it as a stale
+    // reservation and --repair persists it (the order's data is all in Redis).
+    deps.logger.error("buy failed and the release failed too", {
       orderId,
       saleId,
       sendError: sendError instanceof Error ? sendError.message : String(sendError),

@@ -281,6 +281,27 @@ describe("POST /sales", () => {
   });
 });
 
+describe("when Redis cannot be reached", () => {
+  it("answers 503 with Retry-After, not 500", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      REDIS_URL: "redis://127.0.0.1:9",
+      REDIS_CONNECT_TIMEOUT_MS: "200",
+      REDIS_COMMAND_TIMEOUT_MS: "300",
+    });
+    vi.resetModules();
+    const cutOff = (await import("../../lambdas/handlers/buy.js")).handler as unknown as HttpLambda;
+    process.env = saved;
+
+    const started = Date.now();
+    const reply = await invoke(cutOff, buyEvent(uniqueSaleId(), "alice"));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(reply.status).toBe(503);
+    expect(reply.headers["retry-after"]).toBe("1");
+    expect(reply.body).toMatchObject({ error: { code: "SERVICE_UNAVAILABLE" } });
+  });
+});
+
 describe("the sold-out short-circuit", () => {
   const evalshaCalls = async () =>
     Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
