@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createPostgresService, type PostgresService } from "./postgres-server.js";
-import { isAlive } from "./processes.js";
+import { isSameProcess, startTicks } from "./processes.js";
 import { createRedisService, type RedisService } from "./redis-server.js";
 import {
   createSqsService,
@@ -120,7 +120,17 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
 
 function writeOwner(dir: string, services: AnyService[], dataDirs: string[]): void {
   const pids = services.map((service) => service.pid).filter((pid) => pid !== undefined);
-  writeFileSync(join(dir, "owner.pid"), JSON.stringify({ owner: process.pid, pids, dataDirs }));
+  const started = Object.fromEntries(pids.map((pid) => [pid, startTicks(pid)]));
+  writeFileSync(
+    join(dir, "owner.pid"),
+    JSON.stringify({
+      owner: process.pid,
+      ownerStarted: startTicks(process.pid),
+      pids,
+      started,
+      dataDirs,
+    }),
+  );
 }
 
 /** Kills services left behind by runs whose owner process no longer exists. */
@@ -133,7 +143,13 @@ export function reapOrphanedRuns(): void {
   }
   for (const run of runs) {
     const runDir = join(RUNS_DIR, run);
-    let record: { owner: number; pids: number[]; dataDirs?: string[] };
+    let record: {
+      owner: number;
+      ownerStarted?: number;
+      pids: number[];
+      started?: Record<string, number | undefined>;
+      dataDirs?: string[];
+    };
     try {
       record = JSON.parse(readFileSync(join(runDir, "owner.pid"), "utf8"));
     } catch {
@@ -143,9 +159,10 @@ export function reapOrphanedRuns(): void {
         rmSync(runDir, { recursive: true, force: true });
       continue;
     }
-    if (isAlive(record.owner)) continue;
+    if (isSameProcess(record.owner, record.ownerStarted)) continue;
     for (const pid of record.pids) {
-      if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      // Only the very process that was started: a reused pid belongs to someone else.
+      if (isSameProcess(pid, record.started?.[pid])) process.kill(pid, "SIGKILL");
     }
     for (const data of record.dataDirs ?? []) rmSync(data, { recursive: true, force: true });
     rmSync(runDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -75,6 +75,28 @@ export async function stopProcess(
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * When a process started (clock ticks since boot, field 22 of /proc/<pid>/stat),
+ * or undefined off Linux. With the pid it names one process for good: pids are
+ * reused (they wrap at 32768 here), start times with them are not.
+ */
+export function startTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces; fields after it are plain.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and, when its start time was recorded, still the same process. */
+export function isSameProcess(pid: number, started: number | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  return started === undefined || startTicks(pid) === started;
 }
 
 export function isAlive(pid: number): boolean {
