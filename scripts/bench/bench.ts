@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { cpus } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -57,6 +57,9 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "1" },
     users: { type: "string", default: "2000" },
     profile: { type: "boolean", default: true },
+    // As npm start runs the local host: one HTTP worker per core. 0 serves from
+    // the stack process itself, which is what the CPU profiles can see.
+    workers: { type: "string", default: String(availableParallelism()) },
     "profile-seconds": { type: "string", default: "5" },
     "drain-timeout": { type: "string", default: "60" },
   },
@@ -101,7 +104,7 @@ interface StackReady {
   type: "ready";
   url: string;
   env: Record<string, string>;
-  pids: { stack: number; redis?: number; postgres?: number; sqs?: number };
+  pids: { stack: number; redis?: number; postgres?: number; sqs?: number; workers?: number[] };
 }
 interface ReferenceReady {
   type: "ready";
@@ -117,10 +120,15 @@ if (othersBusyPercent > 20)
     `WARNING: the machine is already ${othersBusyPercent}% busy (of ${cpus().length * 100}%) before the bench starts; figures will be low and noisy`,
   );
 say("starting the local stack (redis-server, Postgres, fauxqs, API host) in its own process ...");
-const stack = await forkTs<StackReady>(join(import.meta.dirname, "stack-process.ts"));
+const workers = Number(args.workers);
+const stack = await forkTs<StackReady>(join(import.meta.dirname, "stack-process.ts"), {
+  BENCH_WORKERS: String(workers),
+});
 let reference: Awaited<ReturnType<typeof forkTs<ReferenceReady>>> | undefined;
 const { url, env, pids } = stack.ready;
-say(`stack serving ${url} (pid ${pids.stack}); consumer paused during the load runs`);
+say(
+  `stack serving ${url} (pid ${pids.stack}${pids.workers?.length ? `, HTTP workers ${pids.workers.join(", ")}` : ", in-process"}); consumer paused during the load runs`,
+);
 
 const api = jsonClient(url, 64);
 const redis = defineScripts(new Redis(env.REDIS_URL ?? "", { enableAutoPipelining: true }));
@@ -162,7 +170,12 @@ try {
 
   const trackedPids = (server: "stack" | "reference") => ({
     ...(server === "stack"
-      ? { "stack (API host)": { pid: pids.stack } }
+      ? {
+          "stack (API host)": { pid: pids.stack },
+          ...Object.fromEntries(
+            (pids.workers ?? []).map((pid, i) => [`stack HTTP worker ${i + 1}`, { pid }]),
+          ),
+        }
       : { "reference server": { pid: reference?.ready.pid ?? 0 } }),
     "redis-server": { pid: pids.redis ?? 0 },
     "fauxqs (SQS)": { pid: pids.sqs ?? 0 },
@@ -319,7 +332,12 @@ try {
 
   // 4. Where the time goes: CPU profiles of the stack process, apart from the measured runs.
   const profiles: BenchResults["profiles"] = [];
-  if (args.profile) {
+  if (args.profile && workers > 0) {
+    say(
+      "CPU profiles skipped: the handlers run in HTTP workers; run with --workers 0 to profile them",
+    );
+  }
+  if (args.profile && workers === 0) {
     for (const scenario of ["accepting", "sold-out"] as const) {
       const saleId =
         scenario === "accepting" ? await createSale("profile", BIG_STOCK) : soldOutSale;

@@ -101,7 +101,11 @@ export function cpuPerRequest(run: RunResult): { server: number; withServices: n
   const seconds = run.wrk.seconds;
   const perRequest = (percent: number) =>
     Math.round(((percent / 100) * seconds * 1e6) / Math.max(1, run.wrk.requests));
-  const server = run.cpu["stack (API host)"] ?? run.cpu["reference server"] ?? 0;
+  // The stack's share is its process plus its HTTP workers, when it runs them.
+  const stackShare = Object.entries(run.cpu)
+    .filter(([label]) => label.startsWith("stack"))
+    .reduce((sum, [, percent]) => sum + percent, 0);
+  const server = stackShare || (run.cpu["reference server"] ?? 0);
   const services = SERVICES.reduce((sum, label) => sum + (run.cpu[label] ?? 0), 0);
   return { server: perRequest(server), withServices: perRequest(server + services) };
 }

@@ -76,6 +76,8 @@ try {
     port: 0,
     durable: true,
     consumer: { concurrency: Number(process.env.BENCH_CONSUMER_CONCURRENCY ?? 0) },
+    // As npm start runs it: one HTTP worker process per core (0 = in this process).
+    workers: Number(process.env.BENCH_WORKERS ?? 0),
   });
   process.send?.({
     type: "ready",
@@ -86,6 +88,7 @@ try {
       redis: stack.services.redis?.pid,
       postgres: stack.services.postgres?.pid,
       sqs: stack.services.sqs?.pid,
+      workers: stack.workerPids,
     },
   });
 } catch (error) {
