@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     "batching-window-ms": { type: "string", default: "200" },
     "consumer-concurrency": { type: "string", default: "2" },
     "data-dir": { type: "string" },
+    // Delete the services' data (and logs) when stopping: for throwaway runs such as tests.
+    clean: { type: "boolean", default: false },
     workers: { type: "string", default: String(availableParallelism()) },
     "demo-delay": { type: "string" },
   },
@@ -50,7 +52,7 @@ async function shutdown(code: number): Promise<never> {
     log("stopping the local stack ...");
     // Pools see their connections close as Postgres stops; expected here, not worth a warning.
     logger.setLogLevel("ERROR");
-    await stack?.stop();
+    await stack?.stop({ removeData: args.clean });
     log("stopped.");
   }
   process.exit(code);

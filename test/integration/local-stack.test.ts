@@ -59,6 +59,7 @@ describe("the embedded local stack", () => {
         "10",
         "--data-dir",
         dir,
+        "--clean",
       ],
       { cwd: PROJECT_ROOT, timeout: 60_000 },
     );
