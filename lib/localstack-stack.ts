@@ -1,25 +1,21 @@
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Stack } from "aws-cdk-lib";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { HTTP_ROUTES } from "../lambdas/routes.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
-import type { StackSettings } from "./config.js";
 import { Functions } from "./constructs/functions.js";
 import { FlashSaleHttpApi } from "./constructs/http-api.js";
 import { Migrations } from "./constructs/migrations.js";
 import { OrdersQueue } from "./constructs/orders-queue.js";
 import { FlashSaleRestApi } from "./constructs/rest-api.js";
+import type { FlashSaleStackProps } from "./flash-sale-stack.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "./handlers.js";
 import { PROJECT_ROOT } from "./paths.js";
 
-export interface LocalStackFlashSaleStackProps extends StackProps {
-  settings: StackSettings;
-  projectRoot?: string;
-  routes?: readonly HttpRouteDefinition[];
-  entryOverrides?: Record<string, string>;
-}
+/** The same inputs as the AWS stack's. */
+export type LocalStackFlashSaleStackProps = FlashSaleStackProps;
 
 /**
  * The LocalStack deployment (`-c target=localstack`): the same queue, the

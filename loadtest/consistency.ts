@@ -1,5 +1,4 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
 import { RedisReservations } from "../lambdas/domain/reservations.js";

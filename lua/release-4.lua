@@ -15,7 +15,7 @@
   (its record's stockShard is set) leaves this shard's stock alone; the third
   value tells the caller which shard to give the units back to (give-back-1.lua).
 
-  Returns { code, remaining, stockShard }:
+  Returns { code, remaining, stockShard, quantity }:
      1  released now
      0  already released (nothing done)
     -1  unknown order
@@ -25,16 +25,16 @@ local rcall = redis.call
 
 local raw = rcall('HGET', KEYS[3], ARGV[1])
 if not raw then
-  return { -1, 0, '' }
+  return { -1, 0, '', 0 }
 end
 local order = cjson.decode(raw)
 local remaining = tonumber(rcall('HGET', KEYS[1], 'remaining')) or 0
 local stockShard = order.stockShard or ''
 if order.state == 'released' then
-  return { 0, remaining, stockShard }
+  return { 0, remaining, stockShard, order.quantity }
 end
 if order.state == 'confirmed' then
-  return { -2, remaining, stockShard }
+  return { -2, remaining, stockShard, order.quantity }
 end
 
 order.state = 'released'
@@ -55,4 +55,4 @@ if order.idempotencyKey ~= '' then
     rcall('HDEL', KEYS[4], idemField)
   end
 end
-return { 1, remaining, stockShard }
+return { 1, remaining, stockShard, order.quantity }

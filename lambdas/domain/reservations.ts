@@ -9,11 +9,11 @@ import type { RefusalReason } from "./errors.js";
 import {
   DEFAULT_RATE_LIMIT,
   homeShard,
+  mergeShardHashes,
   rateKey,
   type Sale,
   saleFromHash,
   saleKeys,
-  saleStatus,
 } from "./sale.js";
 
 /**
@@ -229,20 +229,14 @@ export class RedisReservations {
       borrowedFrom,
       stockRefusalCountedByCaller ? "1" : "",
     );
-    const outcome = reserveOutcome(reply);
-    // ioredis resends a command whose reply was lost in a disconnect. If the first run
-    // reserved, a resend with an Idempotency-Key finds this request's own order and
-    // reports a replay; but no message was sent for it, so it is a fresh reservation.
-    // (reserve-6.lua answers a resend without a key the same way, by the order id.)
-    if (outcome.kind === "accepted" && outcome.replayed && outcome.orderId === request.orderId) {
-      return { ...outcome, replayed: false };
-    }
-    return outcome;
+    // A resend by ioredis of a reserve whose reply was lost comes back as a fresh
+    // acceptance: reserve-6.lua recognises its own order id before anything else.
+    return reserveOutcome(reply);
   }
 
   async release(saleId: string, orderId: string, userId: string): Promise<ReleaseOutcome> {
     const keys = saleKeys(saleId, homeShard(userId, await this.shardCount(saleId)));
-    const [code, , stockShard]: ReleaseReply = await this.redis.release(
+    const [code, , stockShard, quantity]: ReleaseReply = await this.redis.release(
       keys.sale,
       keys.buyers,
       keys.orders,
@@ -252,8 +246,7 @@ export class RedisReservations {
     const outcome = RELEASES[code];
     if (outcome === undefined) throw new Error(`release-4.lua returned unknown code ${code}`);
     if (outcome === "released" && stockShard !== "") {
-      const order = await this.getOrder(saleId, orderId, userId);
-      await this.redis.giveBack(saleKeys(saleId, Number(stockShard)).sale, order?.quantity ?? 0);
+      await this.redis.giveBack(saleKeys(saleId, Number(stockShard)).sale, quantity);
     }
     return outcome;
   }
@@ -377,29 +370,14 @@ export class RedisReservations {
 
   /** The sale as one: stock and remaining summed over its shards. */
   async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
-    const sale = saleFromHash(saleId, await this.redis.hgetall(saleKeys(saleId).sale), nowMs);
-    if (sale === null || sale.shards <= 1) return sale;
+    const first = await this.redis.hgetall(saleKeys(saleId).sale);
+    const shards = Math.max(1, Number(first.shards ?? 1));
     const others = await Promise.all(
-      Array.from({ length: sale.shards - 1 }, (_, i) =>
-        this.redis.hmget(saleKeys(saleId, i + 1).sale, "stock", "remaining", "version"),
+      Array.from({ length: shards - 1 }, (_, i) =>
+        this.redis.hgetall(saleKeys(saleId, i + 1).sale),
       ),
     );
-    let { stock, remaining, version } = sale;
-    for (const [shardStock, shardRemaining, shardVersion] of others) {
-      stock += Number(shardStock ?? 0);
-      remaining += Number(shardRemaining ?? 0);
-      version = Math.max(version, Number(shardVersion ?? 0));
-    }
-    const startsAtMs = sale.startsAt ? Date.parse(sale.startsAt) : 0;
-    const endsAtMs = sale.endsAt ? Date.parse(sale.endsAt) : 0;
-    return {
-      ...sale,
-      stock,
-      remaining,
-      sold: stock - remaining,
-      version,
-      status: saleStatus({ remaining, startsAtMs, endsAtMs }, nowMs),
-    };
+    return saleFromHash(saleId, mergeShardHashes(first, others), nowMs);
   }
 }
 

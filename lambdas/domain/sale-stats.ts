@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { RedisClient } from "../platform/lua-scripts.js";
 import { countOrdersOfSale } from "./orders-store.js";
 import type { QueueDepths } from "./reconcile.js";
-import { type Sale, saleFromHash, saleKeys } from "./sale.js";
+import { mergeShardHashes, type Sale, saleFromHash, saleKeys } from "./sale.js";
 import type { SaleStatsView, StatsSource } from "./sale-stats-view.js";
 import {
   counterDelta,
@@ -72,12 +72,12 @@ export async function readSaleCounters(
   const others = await Promise.all(
     Array.from({ length: shards - 1 }, (_, i) => readShard(redis, saleId, i + 1)),
   );
-  const saleHash = { ...first.sale };
+  const saleHash = mergeShardHashes(
+    first.sale,
+    others.map((shard) => shard.sale),
+  );
   const statsHash = { ...first.stats };
   for (const shard of others) {
-    for (const field of ["stock", "remaining"] as const) {
-      saleHash[field] = String(Number(saleHash[field] ?? 0) + Number(shard.sale[field] ?? 0));
-    }
     for (const [field, value] of Object.entries(shard.stats)) {
       statsHash[field] = String(Number(statsHash[field] ?? 0) + Number(value));
     }

@@ -97,6 +97,23 @@ export function saleStatus(
 
 const toIso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
 
+/**
+ * A sharded sale's hashes as one: shard 0's settings, stock and remaining
+ * summed over the shards, the newest version.
+ */
+export function mergeShardHashes(
+  first: Record<string, string>,
+  others: Array<Record<string, string>>,
+): Record<string, string> {
+  const merged = { ...first };
+  for (const shard of others) {
+    merged.stock = String(Number(merged.stock ?? 0) + Number(shard.stock ?? 0));
+    merged.remaining = String(Number(merged.remaining ?? 0) + Number(shard.remaining ?? 0));
+    merged.version = String(Math.max(Number(merged.version ?? 0), Number(shard.version ?? 0)));
+  }
+  return merged;
+}
+
 /** Builds a Sale from the fields of its Redis hash (HGETALL); null when the hash is empty. */
 export function saleFromHash(
   saleId: string,

@@ -53,7 +53,7 @@ const sources = Object.fromEntries(
 
 /** Raw replies as the scripts return them; lambdas/domain turns them into typed outcomes. */
 export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
-export type ReleaseReply = [code: number, remaining: number, stockShard: string];
+export type ReleaseReply = [code: number, remaining: number, stockShard: string, quantity: number];
 export type StockReply = [code: number, remaining: number];
 export type ConfirmReply = [code: number, remaining: number];
 export type UpsertSaleReply = [code: number, remaining: number, version: number];
