@@ -78,6 +78,9 @@ async function verifyToken(token: string, settings: LocalJwtSettings): Promise<C
       audience: settings.audience,
       requiredClaims: ["sub", "exp"],
     });
+    // RFC 7519: `sub` is a string. Stringified below, a number or an array
+    // would pass as a different buyer id ("4242", "[a b]"); refused instead.
+    if (typeof payload.sub !== "string") return null;
     const claims: Claims = {};
     for (const [name, value] of Object.entries(payload)) {
       claims[name] = Array.isArray(value)

@@ -82,6 +82,14 @@ export class UnauthorizedError extends DomainError {
   }
 }
 
+/** A verified token whose `sub` cannot be a buyer id (see buyer-id.ts): refused before any state changes. */
+export class InvalidIdentityError extends DomainError {
+  readonly code = "INVALID_IDENTITY";
+  constructor(problem: string) {
+    super(`The token's sub claim ${problem}`);
+  }
+}
+
 export class ForbiddenError extends DomainError {
   readonly code = "FORBIDDEN";
   constructor(scope: string) {

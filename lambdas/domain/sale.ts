@@ -40,6 +40,8 @@ export interface SaleKeys {
   idempotency: string;
   /** Live counters: outcomes (written by reserve-6.lua) and latency buckets (written by the buy containers). */
   stats: string;
+  /** Orders the consumer could not restore from their message (confirm-4.lua), for reconcile. */
+  rejected: string;
 }
 
 /** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
@@ -82,6 +84,7 @@ export function saleKeys(saleId: string, shard = 0): SaleKeys {
     orders: `${tag}:orders`,
     idempotency: `${tag}:idem`,
     stats: `${tag}:stats`,
+    rejected: `${tag}:rejected`,
   };
 }
 
@@ -151,6 +154,14 @@ export function saleFromHash(
 export function newOrderId(saleId: string, uuid: string): string {
   return `${saleId}.${uuid}`;
 }
+
+/** `<saleId>.<uuid>`: what newOrderId makes, and all an order id may be. */
+export const ORDER_ID_PATTERN =
+  /^[A-Za-z0-9_-]{1,64}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export const orderIdSchema = z
+  .string()
+  .regex(ORDER_ID_PATTERN, "must be an order id as the buy returned it (<saleId>.<uuid>)");
 
 export function saleIdOfOrder(orderId: string): string | null {
   const dot = orderId.indexOf(".");

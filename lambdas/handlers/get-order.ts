@@ -1,7 +1,7 @@
-import * as z from "zod";
 import { OrderNotFoundError } from "../domain/errors.js";
 import { orderStatus } from "../domain/order-status.js";
 import { RedisReservations } from "../domain/reservations.js";
+import { orderIdSchema } from "../domain/sale.js";
 import { httpHandler } from "../http/http-handler.js";
 import { callerId, pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -13,8 +13,6 @@ const deps = {
   reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
   db: await createPostgresPool(readDatabaseConfig()),
 };
-
-const orderIdSchema = z.string().min(3).max(200);
 
 /** GET /orders/{orderId}: the caller's own order, pending or confirmed; 404 otherwise. */
 export const handler = httpHandler(async (event) => {

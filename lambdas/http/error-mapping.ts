@@ -3,6 +3,7 @@ import {
   DashboardFileNotFoundError,
   DomainError,
   ForbiddenError,
+  InvalidIdentityError,
   InvalidRequestError,
   MalformedJsonError,
   OrderNotFoundError,
@@ -20,7 +21,7 @@ import { errorBody, json } from "./responses.js";
 /** The one place that decides which HTTP status a domain error becomes. */
 export function statusOf(error: DomainError): number {
   if (error instanceof InvalidRequestError || error instanceof MalformedJsonError) return 400;
-  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof UnauthorizedError || error instanceof InvalidIdentityError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (
     error instanceof SaleNotFoundError ||

@@ -1,6 +1,12 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import type { z } from "zod";
-import { ForbiddenError, InvalidRequestError, UnauthorizedError } from "../domain/errors.js";
+import { buyerIdProblem } from "../domain/buyer-id.js";
+import {
+  ForbiddenError,
+  InvalidIdentityError,
+  InvalidRequestError,
+  UnauthorizedError,
+} from "../domain/errors.js";
 import type { ParsedBody } from "./middleware.js";
 
 /**
@@ -16,11 +22,22 @@ function claimsOf(event: HttpEvent): Claims | undefined {
   return event.requestContext?.authorizer?.jwt?.claims as Claims | undefined;
 }
 
-/** The buyer's id: the verified token's `sub`, put there by the API Gateway JWT authorizer. */
+/**
+ * The buyer's id: the verified token's `sub`, put there by the API Gateway JWT
+ * authorizer. A `sub` that cannot be a buyer id (control characters, a lone
+ * surrogate, too long: see buyer-id.ts) is refused here, before any handler
+ * reads or writes anything, so nothing the consumer could not persist is ever
+ * reserved.
+ */
 export function callerId(event: HttpEvent): string {
   const sub = claimsOf(event)?.sub;
-  if (typeof sub !== "string" || sub.trim() === "") throw new UnauthorizedError();
-  return sub;
+  // No `sub`, or a blank one, is no identity at all.
+  if (sub === undefined || (typeof sub === "string" && sub.trim() === "")) {
+    throw new UnauthorizedError();
+  }
+  const problem = buyerIdProblem(sub);
+  if (problem !== undefined) throw new InvalidIdentityError(problem);
+  return sub as string;
 }
 
 /**

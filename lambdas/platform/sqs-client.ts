@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { OrderMessage, OrderQueue } from "../domain/order-message.js";
+import { encodeOrderMessage, type OrderMessage, type OrderQueue } from "../domain/order-message.js";
 import type { SqsConfig } from "./config.js";
 
 /**
@@ -40,7 +40,7 @@ export class SqsOrderQueue implements OrderQueue {
 
   async send(message: OrderMessage): Promise<void> {
     await this.sqs.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }),
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: encodeOrderMessage(message) }),
     );
   }
 }

@@ -3,7 +3,7 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 
 /** An SQS record as Lambda delivers it, for invoking the consumer directly. */
-export function sqsRecord(body: unknown, messageId = randomUUID()): SQSRecord {
+export function sqsRecord(body: unknown, messageId: string = randomUUID()): SQSRecord {
   return {
     messageId,
     receiptHandle: `rh-${messageId}`,
