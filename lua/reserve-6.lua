@@ -35,9 +35,14 @@
   Every key may be missing: a missing sale is -1, a missing buyer counts as 0,
   a missing bucket is full.
 
+  Order of the checks: a request that Redis already accepted (a resend of this
+  very reserve, or a retry with the Idempotency-Key of an accepted buy) gets its
+  order back first, at any moment: before the rate limit, the sale window and
+  the stock. It takes nothing, so it costs no token.
+
   The rate limit is a token bucket per buyer and sale (sale fields rateBurst,
   ratePerSecond; defaults 5 and 1): a few quick clicks pass, a script hammering
-  buy is refused before any other work. Every buy request takes a token.
+  buy is refused before any work on stock. Every other buy request takes a token.
 ]]
 local rcall = redis.call
 
@@ -61,6 +66,23 @@ local borrowedFrom = ARGV[6]
 local borrowed = borrowedFrom ~= ''
 local countStockRefusals = ARGV[7] ~= '1'
 
+local userId = ARGV[1]
+
+-- This very order exists already: the command is a resend of a reserve whose
+-- reply was lost (ioredis resends after a reconnect). Answer it as the
+-- reservation it made, without taking stock or counting it again.
+if rcall('HEXISTS', KEYS[3], ARGV[4]) == 1 then
+  return { 1, ARGV[4], remaining, version }
+end
+local idemField = nil
+if ARGV[5] ~= '' then
+  idemField = userId .. '\n' .. ARGV[5]
+  local original = rcall('HGET', KEYS[4], idemField)
+  if original then
+    return outcome('replayed', { 2, original, remaining, version })
+  end
+end
+
 local burst = tonumber(sale[6]) or 5
 local perSecond = tonumber(sale[7]) or 1
 -- A borrowed call is the second half of a request whose token was already taken.
@@ -78,23 +100,6 @@ if burst > 0 and perSecond > 0 and not borrowed then
   end
   rcall('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'at', ARGV[3])
   rcall('PEXPIRE', KEYS[5], math.ceil(burst * 1000 / perSecond) + 1000)
-end
-
-local userId = ARGV[1]
-
--- This very order exists already: the command is a resend of a reserve whose
--- reply was lost (ioredis resends after a reconnect). Answer it as the
--- reservation it made, without taking stock or counting it again.
-if rcall('HEXISTS', KEYS[3], ARGV[4]) == 1 then
-  return { 1, ARGV[4], remaining, version }
-end
-local idemField = nil
-if ARGV[5] ~= '' then
-  idemField = userId .. '\n' .. ARGV[5]
-  local original = rcall('HGET', KEYS[4], idemField)
-  if original then
-    return outcome('replayed', { 2, original, remaining, version })
-  end
 end
 
 local startsAt = tonumber(sale[3]) or 0

@@ -51,8 +51,15 @@ export interface PurchaseDeps {
  * so a refused client never leaves a unit locked away.
  */
 export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
-  const cached = deps.soldOut?.refusal(command.saleId);
-  if (cached !== undefined) throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached], true);
+  // A request with an Idempotency-Key may be the retry of a buy that was
+  // accepted: only Redis knows, and its answer (the original order) comes
+  // before any refusal, so such a request never takes the memory shortcut.
+  if (command.idempotencyKey === undefined) {
+    const cached = deps.soldOut?.refusal(command.saleId);
+    if (cached !== undefined) {
+      throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached], true);
+    }
+  }
 
   const nowMs = deps.now();
   const orderId = newOrderId(command.saleId, deps.uuid());
