@@ -40,6 +40,55 @@ export async function insertOrders(
   return result.rows.map((row) => row.order_id);
 }
 
+/**
+ * Postgres refused the data itself (SQLSTATE class 22 data exception, 23
+ * integrity constraint, 54 program limit): retrying the same rows cannot
+ * succeed. Anything else (connection refused, timeout, a failover) may.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^(22|23|54)/.test(code);
+}
+
+export interface InsertResult {
+  /** Ids that are rows now and were not before. */
+  inserted: string[];
+  /** Orders Postgres refused for their own data, each with its error; the others are unaffected. */
+  refused: Array<{ order: OrderMessage; error: Error }>;
+}
+
+/**
+ * insertOrders, with each bad row isolated: the batch goes in one statement;
+ * only if Postgres refuses its data is it inserted again row by row, so one
+ * order Postgres cannot store fails alone and its batch-mates are persisted.
+ * An outage (not a data error) still fails the whole call, for a retry.
+ */
+export async function insertOrdersIsolated(
+  db: pg.Pool | pg.PoolClient,
+  orders: OrderMessage[],
+): Promise<InsertResult> {
+  try {
+    return { inserted: await insertOrders(db, orders), refused: [] };
+  } catch (error) {
+    if (!isDataError(error) || orders.length === 1) {
+      if (isDataError(error) && orders[0]) {
+        return { inserted: [], refused: [{ order: orders[0], error: error as Error }] };
+      }
+      throw error;
+    }
+  }
+  const result: InsertResult = { inserted: [], refused: [] };
+  for (const order of orders) {
+    try {
+      result.inserted.push(...(await insertOrders(db, [order])));
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      result.refused.push({ order, error: error as Error });
+    }
+  }
+  return result;
+}
+
 interface DbRow {
   order_id: string;
   sale_id: string;

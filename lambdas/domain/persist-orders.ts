@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSRecord } from "aws-lambda";
 import type pg from "pg";
 import { type OrderMessage, orderMessageSchema } from "./order-message.js";
-import { insertOrders } from "./orders-store.js";
+import { insertOrdersIsolated } from "./orders-store.js";
 import type { RedisReservations } from "./reservations.js";
 import { saleIdOfOrder } from "./sale.js";
 
@@ -43,22 +43,29 @@ export function parseOrderMessage(body: string): OrderMessage {
 }
 
 /**
- * The consumer's use case for one SQS batch:
+ * The consumer's use case for one SQS batch. Every record succeeds or fails
+ * on its own: one bad record never takes its batch-mates with it.
  * 1. validate every record; a malformed one fails alone (it will reach the DLQ);
  * 2. confirm each order in Redis, so an order already released (its buyer got
- *    a 503) is dropped instead of persisted;
- * 3. insert the rest in one statement; if the database is unavailable, all of
- *    them fail and SQS delivers them again.
+ *    a 503) is dropped instead of persisted, a message that does not match its
+ *    reservation fails, and an order Redis lost is restored only as far as the
+ *    sale allows (otherwise it fails, to the DLQ, and reconcile names it);
+ * 3. insert the rest in one statement; a row Postgres refuses for its data
+ *    fails alone, while an outage fails them all and SQS delivers them again.
  */
 export async function persistOrders(
   deps: PersistDeps,
   records: SQSRecord[],
 ): Promise<RecordResult[]> {
   const results: RecordResult[] = new Array(records.length).fill(ok);
-  const candidates: Array<{ index: number; order: OrderMessage }> = [];
+  const candidates: Array<{ index: number; messageId: string; order: OrderMessage }> = [];
   records.forEach((record, index) => {
     try {
-      candidates.push({ index, order: parseOrderMessage(record.body) });
+      candidates.push({
+        index,
+        messageId: record.messageId,
+        order: parseOrderMessage(record.body),
+      });
     } catch (error) {
       deps.logger.error("poison order message", {
         messageId: record.messageId,
@@ -78,11 +85,12 @@ export async function persistOrders(
         quantity: order.quantity,
         reservedAtMs: Date.parse(order.reservedAt),
         nowMs,
+        source: "message",
       }),
     ),
   );
 
-  const toInsert: Array<{ index: number; order: OrderMessage }> = [];
+  const toInsert: typeof candidates = [];
   confirmations.forEach((confirmation, i) => {
     const candidate = candidates[i] as (typeof candidates)[number];
     if (confirmation.status === "rejected") {
@@ -90,14 +98,22 @@ export async function persistOrders(
       return;
     }
     const outcome = confirmation.value;
-    const context = { orderId: candidate.order.orderId, saleId: candidate.order.saleId, outcome };
+    const context = {
+      orderId: candidate.order.orderId,
+      saleId: candidate.order.saleId,
+      messageId: candidate.messageId,
+      outcome,
+    };
     if (outcome === "released") {
       deps.logger.warn("order was released before it could be persisted; message dropped", context);
       return;
     }
-    if (outcome === "restored_oversold" || outcome === "sale_unknown") {
-      deps.logger.error("order persisted but Redis had lost it; run reconcile", context);
-    } else if (outcome === "restored") {
+    if (outcome === "mismatch" || outcome === "restore_rejected" || outcome === "sale_unknown") {
+      deps.logger.error(REFUSED_CONFIRMATIONS[outcome], context);
+      results[candidate.index] = failed(new PoisonMessageError(REFUSED_CONFIRMATIONS[outcome]));
+      return;
+    }
+    if (outcome === "restored") {
       deps.logger.warn("order restored in Redis from its message", context);
     }
     toInsert.push(candidate);
@@ -105,14 +121,26 @@ export async function persistOrders(
 
   if (toInsert.length > 0) {
     try {
-      const inserted = await insertOrders(
+      const { inserted, refused } = await insertOrdersIsolated(
         deps.db,
         toInsert.map((c) => c.order),
       );
+      for (const { order, error } of refused) {
+        const candidate = toInsert.find((c) => c.order === order);
+        if (!candidate) continue;
+        deps.logger.error("Postgres refused the order's row; it fails alone", {
+          orderId: order.orderId,
+          saleId: order.saleId,
+          messageId: candidate.messageId,
+          error: error.message,
+        });
+        results[candidate.index] = failed(error);
+      }
       deps.logger.info("orders persisted", {
         received: records.length,
         inserted: inserted.length,
-        duplicates: toInsert.length - inserted.length,
+        duplicates: toInsert.length - inserted.length - refused.length,
+        refused: refused.length,
       });
     } catch (error) {
       deps.logger.error("order insert failed; the batch will be retried", {
@@ -124,3 +152,11 @@ export async function persistOrders(
   }
   return results;
 }
+
+/** Confirmations that mean the message must not become a row (yet): it fails, and after retries reaches the DLQ. */
+const REFUSED_CONFIRMATIONS = {
+  mismatch: "message does not match the order Redis recorded (buyer or quantity differ)",
+  restore_rejected:
+    "Redis had lost the order and the sale does not allow restoring it (per-user limit or stock); see reconcile",
+  sale_unknown: "the order's sale is unknown to Redis; recreate the sale, then redrive",
+} as const;

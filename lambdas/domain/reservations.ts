@@ -90,8 +90,11 @@ export type ConfirmOutcome =
   | "restored"
   | "restored_oversold"
   | "released"
-  | "sale_unknown";
+  | "sale_unknown"
+  | "mismatch"
+  | "restore_rejected";
 
+/** Mirrors the codes documented in lua/confirm-4.lua. */
 const CONFIRMS: Record<number, ConfirmOutcome> = {
   1: "confirmed",
   0: "already_confirmed",
@@ -99,7 +102,23 @@ const CONFIRMS: Record<number, ConfirmOutcome> = {
   3: "restored_oversold",
   [-1]: "released",
   [-2]: "sale_unknown",
+  [-3]: "mismatch",
+  [-4]: "restore_rejected",
 };
+
+/** Why confirm-4.lua refused to restore an order from its message. */
+export type RestoreRejection = "OVER_LIMIT" | "OVER_STOCK";
+
+/** An order the consumer could not restore (the rejected hash), for reconcile. */
+export interface RejectedRestore {
+  orderId: string;
+  saleId: string;
+  userId: string;
+  quantity: number;
+  reservedAtMs: number;
+  reason: RestoreRejection;
+  atMs: number;
+}
 
 /** An order as Redis records it (the JSON value in {sale:<id>}:orders). */
 export interface OrderRecord {
@@ -138,6 +157,12 @@ export interface ConfirmRequest {
   quantity: number;
   reservedAtMs: number;
   nowMs: number;
+  /**
+   * Where the order's data comes from: a queue message (checked against the
+   * sale before an order Redis lost is restored) or a persisted row (the
+   * truth: its units are sold, and restoring it counts them whatever the stock).
+   */
+  source: "message" | "row";
 }
 
 export type UpsertSaleOutcome =
@@ -258,15 +283,47 @@ export class RedisReservations {
       keys.sale,
       keys.buyers,
       keys.orders,
+      keys.rejected,
       request.orderId,
       request.userId,
       request.quantity,
       request.reservedAtMs,
       request.nowMs,
+      request.source,
     );
     const outcome = CONFIRMS[code];
-    if (outcome === undefined) throw new Error(`confirm-3.lua returned unknown code ${code}`);
+    if (outcome === undefined) throw new Error(`confirm-4.lua returned unknown code ${code}`);
     return outcome;
+  }
+
+  /** Orders whose restore the sale refused, over all shards. */
+  async listRejectedRestores(saleId: string): Promise<RejectedRestore[]> {
+    const shards = await this.shardCount(saleId);
+    const all = await Promise.all(
+      Array.from({ length: shards }, (_, shard) =>
+        this.redis.hgetall(saleKeys(saleId, shard).rejected),
+      ),
+    );
+    return all.flatMap((entries) =>
+      Object.entries(entries).map(([orderId, json]) => {
+        const raw = JSON.parse(json) as {
+          userId: string;
+          quantity: number;
+          reservedAt: string;
+          reason: RestoreRejection;
+          at: string;
+        };
+        return {
+          orderId,
+          saleId,
+          userId: raw.userId,
+          quantity: Number(raw.quantity),
+          reservedAtMs: Number(raw.reservedAt),
+          reason: raw.reason,
+          atMs: Number(raw.at),
+        };
+      }),
+    );
   }
 
   /** An order of `userId`, looked up on that user's home shard. */

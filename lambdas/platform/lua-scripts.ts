@@ -17,7 +17,7 @@ export type RedisClient = Redis | Cluster;
 export const SCRIPT_FILES = {
   reserve: "reserve-6",
   release: "release-4",
-  confirm: "confirm-3",
+  confirm: "confirm-4",
   takeStock: "take-stock-1",
   giveBack: "give-back-1",
   upsertSale: "upsert-sale-1",
@@ -55,7 +55,7 @@ const sources = Object.fromEntries(
 export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
 export type ReleaseReply = [code: number, remaining: number, stockShard: string, quantity: number];
 export type StockReply = [code: number, remaining: number];
-export type ConfirmReply = [code: number, remaining: number];
+export type ConfirmReply = [code: number, remaining: number, reason: string];
 export type UpsertSaleReply = [code: number, remaining: number, version: number];
 
 declare module "ioredis" {
@@ -88,11 +88,13 @@ declare module "ioredis" {
       saleKey: string,
       buyersKey: string,
       ordersKey: string,
+      rejectedKey: string,
       orderId: string,
       userId: string,
       quantity: number,
       reservedAtMs: number,
       nowMs: number,
+      source: "message" | "row",
     ): Result<ConfirmReply, Context>;
     upsertSale(
       saleKey: string,
