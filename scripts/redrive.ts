@@ -12,6 +12,14 @@ try {
   console.log(
     `moved ${result.moved} message(s) from the DLQ to the orders queue${result.failed ? `, ${result.failed} failed` : ""}`,
   );
+  if (result.skipped > 0) {
+    console.log(
+      `left ${result.skipped} message(s) in the DLQ that can never be persisted; inspect them there:`,
+    );
+    for (const { messageId, reason } of result.skippedMessages) {
+      console.log(`  ${messageId}: ${reason}`);
+    }
+  }
   process.exitCode = result.failed > 0 ? 1 : 0;
 } finally {
   await ops.close();

@@ -1,5 +1,6 @@
 import type pg from "pg";
-import { insertOrders, ordersOfSale } from "./orders-store.js";
+import { orderMessageSchema } from "./order-message.js";
+import { insertOrdersIsolated, ordersOfSale } from "./orders-store.js";
 import type { OrderRecord, RedisReservations } from "./reservations.js";
 
 /**
@@ -15,7 +16,11 @@ export type IssueKind =
   | "CONFIRMED_WITHOUT_ROW"
   | "STALE_RESERVATION"
   | "DLQ_NOT_EMPTY"
-  | "SALE_MISSING_IN_REDIS";
+  | "SALE_MISSING_IN_REDIS"
+  /** The consumer refused to restore an order Redis lost: the sale does not allow it. */
+  | "RESTORE_REJECTED"
+  /** An order that can never become a row (it breaks the order contract, or Postgres refuses it). */
+  | "UNPERSISTABLE_ORDER";
 
 export interface Issue {
   kind: IssueKind;
@@ -76,9 +81,10 @@ export async function reconcileSale(
   options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const nowMs = deps.now();
-  const [sale, records, rows, queues] = await Promise.all([
+  const [sale, records, rejections, rows, queues] = await Promise.all([
     deps.reservations.getSale(saleId, nowMs),
     deps.reservations.listOrders(saleId),
+    deps.reservations.listRejectedRestores(saleId),
     ordersOfSale(deps.db, saleId),
     deps.queueDepths(),
   ]);
@@ -105,7 +111,8 @@ export async function reconcileSale(
     return finish();
   }
 
-  // Rows Redis does not count as sold: restore them (confirm-3 re-records the order and its units).
+  // Rows Redis does not count as sold: restore them from the row (the truth:
+  // its units are sold), which re-records the order and its units.
   for (const row of rows) {
     const record = byId.get(row.orderId);
     if (record && record.state !== "released") continue;
@@ -118,22 +125,39 @@ export async function reconcileSale(
       repaired: false,
     };
     if (options.repair && !record) {
-      await deps.reservations.confirm({
-        saleId,
-        orderId: row.orderId,
-        userId: row.userId,
-        quantity: row.quantity,
-        reservedAtMs: row.reservedAt.getTime(),
-        nowMs,
-      });
-      issue.repaired = true;
+      const outcome = await settle(() =>
+        deps.reservations.confirm({
+          saleId,
+          orderId: row.orderId,
+          userId: row.userId,
+          quantity: row.quantity,
+          reservedAtMs: row.reservedAt.getTime(),
+          nowMs,
+          source: "row",
+        }),
+      );
+      if (outcome.ok) issue.repaired = true;
+      else issue.detail += `; restoring it failed: ${outcome.error}`;
     }
     issues.push(issue);
   }
 
+  // Orders the consumer could not restore from their message: accepted, but
+  // honouring them would break the per-user limit or oversell. A person decides
+  // (raise the stock and redrive, or refund); nothing was counted meanwhile.
+  for (const rejected of rejections) {
+    if (rowIds.has(rejected.orderId)) continue;
+    issues.push({
+      kind: "RESTORE_REJECTED",
+      orderId: rejected.orderId,
+      detail: `Redis had lost this order and restoring ${rejected.quantity} unit(s) for its buyer would ${rejected.reason === "OVER_STOCK" ? "oversell the sale" : "exceed the per-user limit"}; its message is retried into the DLQ: raise the stock and redrive it, or refund the buyer`,
+      repaired: false,
+    });
+  }
+
   // Redis orders with no row: persist them once nothing can still be in flight.
   let inFlight = 0;
-  const toPersist: OrderRecord[] = [];
+  const toPersist: Array<{ record: OrderRecord; issue: Issue }> = [];
   for (const record of records) {
     if (record.state === "released" || rowIds.has(record.orderId)) continue;
     // A confirmed order's message has reached the consumer, so only the queues
@@ -145,30 +169,70 @@ export async function reconcileSale(
     }
     const kind: IssueKind =
       record.state === "confirmed" ? "CONFIRMED_WITHOUT_ROW" : "STALE_RESERVATION";
-    issues.push({
+    const issue: Issue = {
       kind,
       orderId: record.orderId,
       detail:
         kind === "CONFIRMED_WITHOUT_ROW"
           ? "confirmed in Redis but no row, and no message left in the queues"
           : `reserved ${Math.round((nowMs - record.reservedAtMs) / 1000)} s ago, no row, no message left in the queues`,
-      repaired: options.repair,
-    });
-    if (options.repair) toPersist.push(record);
+      repaired: false,
+    };
+    issues.push(issue);
+    // An order that breaks the order contract (recorded before the contract
+    // existed) cannot become a row: it is named, and left for a person.
+    const invalid = orderMessageSchema.safeParse(toMessage(record));
+    if (!invalid.success) {
+      issue.kind = "UNPERSISTABLE_ORDER";
+      issue.detail = `${issue.detail}; it cannot become a row: ${invalid.error.issues[0]?.message ?? "invalid"}`;
+      continue;
+    }
+    if (options.repair) toPersist.push({ record, issue });
   }
-  if (toPersist.length > 0) {
-    // Confirm first so a late release cannot undo a unit we are about to persist.
-    for (const record of toPersist) {
-      await deps.reservations.confirm({
+  // Confirm first so a late release cannot undo a unit we are about to persist.
+  const confirmed: typeof toPersist = [];
+  for (const entry of toPersist) {
+    const { record, issue } = entry;
+    const outcome = await settle(() =>
+      deps.reservations.confirm({
         saleId,
         orderId: record.orderId,
         userId: record.userId,
         quantity: record.quantity,
         reservedAtMs: record.reservedAtMs,
         nowMs,
-      });
+        source: "message",
+      }),
+    );
+    if (!outcome.ok) issue.detail += `; confirming it failed: ${outcome.error}`;
+    else if (outcome.value === "confirmed" || outcome.value === "already_confirmed") {
+      confirmed.push(entry);
+    } else issue.detail += `; Redis answered ${outcome.value}, so it was not persisted`;
+  }
+  let persistedUnits = 0;
+  if (confirmed.length > 0) {
+    const outcome = await settle(() =>
+      insertOrdersIsolated(
+        deps.db,
+        confirmed.map(({ record }) => toMessage(record)),
+      ),
+    );
+    if (!outcome.ok) {
+      for (const { issue } of confirmed)
+        issue.detail += `; writing its row failed: ${outcome.error}`;
+    } else {
+      const refused = new Map(outcome.value.refused.map((r) => [r.order.orderId, r.error]));
+      for (const { record, issue } of confirmed) {
+        const error = refused.get(record.orderId);
+        if (error) {
+          issue.kind = "UNPERSISTABLE_ORDER";
+          issue.detail += `; Postgres refused its row: ${error.message}`;
+        } else {
+          issue.repaired = true;
+          persistedUnits += record.quantity;
+        }
+      }
     }
-    await insertOrders(deps.db, toPersist.map(toMessage));
   }
 
   const after = options.repair ? await deps.reservations.getSale(saleId, nowMs) : sale;
@@ -183,9 +247,7 @@ export async function reconcileSale(
       repaired: false,
     });
   }
-  const finalRows = options.repair
-    ? rowUnits + toPersist.reduce((s, r) => s + r.quantity, 0)
-    : rowUnits;
+  const finalRows = rowUnits + persistedUnits;
   if ((after && after.remaining < 0) || finalRows > sale.stock) {
     issues.push({
       kind: "OVERSOLD",
@@ -250,4 +312,15 @@ export function formatReport(report: ReconcileReport): string {
     );
   }
   return lines.join("\n");
+}
+
+/** One repair step's result, so one failing order is reported instead of failing the whole reconcile. */
+async function settle<T>(
+  step: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  try {
+    return { ok: true, value: await step() };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { ServiceUnavailableError } from "../domain/errors.js";
 import { reconcileSale } from "../domain/reconcile.js";
 import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
@@ -12,6 +13,7 @@ import { queueDepth } from "../platform/queue-depths.js";
 import { createRedisClient } from "../platform/redis-client.js";
 import { createSqsClient } from "../platform/sqs-client.js";
 
+const RETRY_AFTER_SECONDS = 5;
 const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);
 const deps = {
@@ -37,7 +39,20 @@ export const handler = httpHandler(async (event) => {
   const adminId = requireScope(event, "admin");
   const saleId = pathParameter(event, "saleId", saleIdSchema);
   const { repair, graceSeconds } = validBody(event, requestSchema);
-  const report = await reconcileSale(deps, saleId, { repair, graceMs: graceSeconds * 1000 });
+  // Each order's repair fails alone inside the report; what is left is Redis,
+  // Postgres or SQS being unreachable: a 503 to retry, never a 500.
+  const report = await reconcileSale(deps, saleId, { repair, graceMs: graceSeconds * 1000 }).catch(
+    (error: unknown) => {
+      logger.error("reconcile could not reach its sources", {
+        saleId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw new ServiceUnavailableError(
+        "Reconcile could not reach Redis, Postgres or the queues; retry",
+        RETRY_AFTER_SECONDS,
+      );
+    },
+  );
   logger.info("reconcile", {
     saleId,
     adminId,

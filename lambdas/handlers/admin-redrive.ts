@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { ServiceUnavailableError } from "../domain/errors.js";
 import { redrive } from "../domain/redrive.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
@@ -30,7 +31,14 @@ const requestSchema = z
 export const handler = httpHandler(async (event) => {
   const adminId = requireScope(event, "admin");
   const { max } = validBody(event, requestSchema);
-  const result = await redrive(sqs, queues.deadLetterQueueUrl, queues.ordersQueueUrl, { max });
+  const result = await redrive(sqs, queues.deadLetterQueueUrl, queues.ordersQueueUrl, {
+    max,
+  }).catch((error: unknown) => {
+    logger.error("redrive could not reach SQS", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    throw new ServiceUnavailableError("Redrive could not reach the queues; retry", 5);
+  });
   logger.info("redrive", { adminId, ...result });
   return json(200, result);
 });

@@ -20,7 +20,7 @@ import {
 import { localSqsClient } from "../../local/services/sqs-server.js";
 import { rowsOfSale, testDb } from "../support/db.js";
 import { testRedis, uniqueSaleId } from "../support/fixtures.js";
-import { sqsRecord } from "../support/sqs-records.js";
+import { orderMessage, sqsRecord } from "../support/sqs-records.js";
 
 // Its own SQS server, so queue depths are this file's alone.
 let sqsOnly: LocalServices;
@@ -166,13 +166,21 @@ describe("reconcileSale", () => {
 });
 
 describe("redrive and the reconcile command", () => {
-  it("reports a non-empty DLQ as drift (exit 1), and redrive empties it back into the orders queue", async () => {
+  it("reports a non-empty DLQ as drift (exit 1), and redrive moves its orders back to the orders queue, leaving what can never be persisted", async () => {
     const { saleId } = await persistedSale(1);
     const sqs = localSqsClient(sqsOnly.sqs?.endpoint ?? "");
     const dlq = sqsOnly.sqs?.deadLetterQueueUrl ?? "";
     const orders = sqsOnly.sqs?.ordersQueueUrl ?? "";
-    for (const body of ["a", "b", "c"])
-      await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: body }));
+    for (const user of ["a", "b", "c"])
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: JSON.stringify(orderMessage(saleId, user)),
+        }),
+      );
+    const poison = await sqs.send(
+      new SendMessageCommand({ QueueUrl: dlq, MessageBody: "not an order" }),
+    );
 
     const env = {
       ...process.env,
@@ -188,8 +196,13 @@ describe("redrive and the reconcile command", () => {
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain("DLQ_NOT_EMPTY");
 
-    expect(await redrive(sqs, dlq, orders)).toEqual({ moved: 3, failed: 0 });
-    expect(await queueDepth(sqs, dlq)).toBe(0);
+    expect(await redrive(sqs, dlq, orders)).toEqual({
+      moved: 3,
+      failed: 0,
+      skipped: 1,
+      skippedMessages: [{ messageId: poison.MessageId, reason: "message body is not JSON" }],
+    });
+    expect(await queueDepth(sqs, dlq)).toBe(1);
     expect(await queueDepth(sqs, orders)).toBe(3);
     sqs.destroy();
   });
