@@ -26,9 +26,11 @@ export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7E]{1,128}$/, "Idempotency-Key must be 1-128 printable ASCII characters");
 
+/** An instant after the epoch, as epoch ms: 0 means "no limit" in Redis, so nothing at or before it may stand for a date. */
 const instant = z.iso
   .datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-11-25T10:00:00Z" })
-  .transform((iso) => Date.parse(iso));
+  .transform((iso) => Date.parse(iso))
+  .refine((ms) => ms > 0, "must be after 1970-01-01T00:00:00Z");
 
 export const saleDefinitionSchema = z
   .object({
@@ -46,7 +48,7 @@ export const saleDefinitionSchema = z
       .optional(),
     shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
   })
-  .refine((sale) => !sale.startsAt || !sale.endsAt || sale.endsAt > sale.startsAt, {
+  .refine((sale) => sale.startsAt == null || sale.endsAt == null || sale.endsAt > sale.startsAt, {
     message: "endsAt must be after startsAt",
     path: ["endsAt"],
   })
