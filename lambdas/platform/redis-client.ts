@@ -32,6 +32,13 @@ export async function createRedisClient(config: RedisConfig): Promise<RedisClien
     // commandTimeout) rather than failing at once during a brief failover.
     enableOfflineQueue: true,
     connectionName: "flash-sale",
+    // An ElastiCache failover (or maintenance) demotes the node this socket
+    // talks to: it answers READONLY to every write, and LOADING while a
+    // restarted node reads its data. Reconnect, which resolves the endpoint's
+    // name afresh (the primary endpoint now points at the promoted node), and
+    // resend the command. Resending is safe: a reserve that did run is
+    // recognised by its order id (reserve-6.lua), and the others are idempotent.
+    reconnectOnError: reconnectOnFailover,
   };
   const client = config.cluster
     ? clusterClient(config, options)
@@ -59,4 +66,9 @@ function clusterClient(config: RedisConfig, redisOptions: RedisOptions): Cluster
     clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     scaleReads: "master",
   });
+}
+
+/** For ioredis' reconnectOnError: 2 = reconnect and resend the failed command. */
+export function reconnectOnFailover(error: Error): boolean | 1 | 2 {
+  return /^(READONLY|LOADING|MASTERDOWN)\b/.test(error.message) ? 2 : false;
 }

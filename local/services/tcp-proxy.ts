@@ -38,6 +38,12 @@ export interface TcpProxy {
   readonly mode: ProxyMode;
   readonly stats: ProxyStats;
   setMode(mode: ProxyMode): void;
+  /**
+   * Sends new connections to another target from now on; open ones stay where
+   * they are. This is a DNS record changing under clients that keep their
+   * sockets, e.g. ElastiCache's primary endpoint after a failover.
+   */
+  retarget(port: number, host?: string): void;
   stop(): Promise<void>;
 }
 
@@ -54,7 +60,8 @@ export async function startTcpProxy(options: {
   port?: number;
   mode?: ProxyMode;
 }): Promise<TcpProxy> {
-  const targetHost = options.targetHost ?? "127.0.0.1";
+  let targetHost = options.targetHost ?? "127.0.0.1";
+  let targetPort = options.targetPort;
   let mode: ProxyMode = options.mode ?? "pass";
   const links = new Set<Link>();
   const stats: ProxyStats = { forwarded: 0, refused: 0, blackholed: 0 };
@@ -96,7 +103,7 @@ export async function startTcpProxy(options: {
       return;
     }
     stats.forwarded++;
-    const upstream = tcpConnect(options.targetPort, targetHost);
+    const upstream = tcpConnect(targetPort, targetHost);
     link.upstream = upstream;
     upstream.on("error", () => drop(link));
     upstream.on("close", () => {
@@ -136,6 +143,10 @@ export async function startTcpProxy(options: {
           drop(link);
         }
       }
+    },
+    retarget(port: number, host = targetHost) {
+      targetPort = port;
+      targetHost = host;
     },
     async stop() {
       for (const link of [...links]) drop(link);
