@@ -14,9 +14,13 @@ export function luaScripts(projectRoot: string): Record<string, string> {
   return readTextFiles(join(projectRoot, "lua"), ".lua", (file) => file.slice(0, -".lua".length));
 }
 
-/** Every `lambdas/db/migrations/*.sql` file as { "001_orders.sql": "<text>" }; {} without the folder. */
+/** Every `lambdas/adapters/postgres/migrations/*.sql` file as { "001_orders.sql": "<text>" }; {} without the folder. */
 export function sqlMigrations(projectRoot: string): Record<string, string> {
-  return readTextFiles(join(projectRoot, "lambdas", "db", "migrations"), ".sql", (file) => file);
+  return readTextFiles(
+    join(projectRoot, "lambdas", "adapters", "postgres", "migrations"),
+    ".sql",
+    (file) => file,
+  );
 }
 
 /** The dashboard page's files (lambdas/dashboard/*.html|css|js|svg) as { "index.html": "<text>" }, the shape `__DASHBOARD_FILES__` has. */

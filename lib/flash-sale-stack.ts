@@ -3,7 +3,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
 import { Cache } from "./constructs/cache.js";
@@ -21,7 +21,7 @@ export interface FlashSaleStackProps extends StackProps {
   settings: StackSettings;
   /** Repository root (lambdas/, lua/, package-lock.json); defaults to this checkout. */
   projectRoot?: string;
-  /** HTTP routes; defaults to lambdas/routes.ts. */
+  /** HTTP routes; defaults to lambdas/registry.ts. */
   routes?: readonly HttpRouteDefinition[];
   /** Entry files instead of lambdas/handlers/<name>.ts (tests use stubs). */
   entryOverrides?: Record<string, string>;

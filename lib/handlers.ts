@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
 
 /**
  * Which functions the stack deploys, and what each may touch. HTTP functions
- * come from lambdas/routes.ts (one function per distinct handler, whatever
+ * come from lambdas/registry.ts (one function per distinct handler, whatever
  * routes are added later); the order consumer and the migration function are
  * deployed only once their entry files exist.
  */
@@ -64,7 +64,7 @@ const KNOWN_ACCESS: Record<string, HandlerAccess> = {
   "upsert-sale": { ...NONE, redis: true },
   "get-order": { ...NONE, redis: true, database: true },
   // Admin: moves messages from the DLQ back to the orders queue and touches nothing else
-  // (no Redis, no database, no GetQueueAttributes: lambdas/domain/redrive.ts never asks).
+  // (no Redis, no database, no GetQueueAttributes: lambdas/adapters/sqs/redrive.ts never asks).
   "admin-redrive": { ...NONE, redrive: true },
   // Admin: compares Redis, Postgres and the queue depths (the default admin rule, stated).
   "admin-reconcile": { ...NONE, redis: true, database: true, queueStats: true },
@@ -107,7 +107,7 @@ export function handlerCatalog(options: CatalogOptions): HandlerSpec[] {
     const entry = entryOf(name);
     if (!existsSync(entry)) {
       throw new Error(
-        `Route ${served[0]?.routeKey} needs ${entry}, which does not exist (lambdas/routes.ts and the handlers must agree)`,
+        `Route ${served[0]?.routeKey} needs ${entry}, which does not exist (lambdas/registry.ts and the handlers must agree)`,
       );
     }
     specs.push({

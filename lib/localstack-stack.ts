@@ -3,7 +3,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { HTTP_ROUTES } from "../lambdas/routes.js";
+import { HTTP_ROUTES } from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { Functions } from "./constructs/functions.js";
 import { FlashSaleHttpApi } from "./constructs/http-api.js";

@@ -1,10 +1,10 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
+import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import type { RedisClient } from "../lambdas/adapters/redis/scripts.js";
+import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
-import { RedisReservations } from "../lambdas/domain/reservations.js";
 import { saleKeys } from "../lambdas/domain/sale.js";
-import type { RedisClient } from "../lambdas/platform/lua-scripts.js";
-import { queueDepth } from "../lambdas/platform/queue-depths.js";
 import type { AcceptedOrder } from "./run-record.js";
 
 /**

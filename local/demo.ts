@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
+import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
-import { RedisReservations } from "../lambdas/domain/reservations.js";
-import { defineScripts } from "../lambdas/platform/lua-scripts.js";
-import { queueDepth } from "../lambdas/platform/queue-depths.js";
 import { signLocalToken } from "./auth.js";
 import { jsonClient, percentile } from "./http-client.js";
 import { localSqsClient } from "./services/sqs-server.js";

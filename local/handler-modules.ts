@@ -1,7 +1,7 @@
 /**
  * The handler modules the local host serves, loaded lazily as Lambda loads a
  * function's bundle at cold start. Keys are the `handler` names of
- * lambdas/routes.ts.
+ * lambdas/registry.ts.
  */
 export const HANDLER_MODULES: Record<string, () => Promise<{ handler: unknown }>> = {
   buy: () => import("../lambdas/handlers/buy.js"),

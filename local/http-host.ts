@@ -12,7 +12,7 @@ import type {
   APIGatewayProxyResultV2,
   Context,
 } from "aws-lambda";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/routes.js";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
 import { apiGatewayEvent } from "./apigw-event.js";
 import { type LocalJwtSettings, verifyBearer } from "./auth.js";
 import { HANDLER_MODULES } from "./handler-modules.js";

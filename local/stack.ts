@@ -2,7 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import pg from "pg";
-import { migrate } from "../lambdas/db/migrate.js";
+import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";

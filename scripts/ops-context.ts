@@ -1,13 +1,13 @@
-import { RedisReservations } from "../lambdas/domain/reservations.js";
+import { createPostgresPool } from "../lambdas/adapters/postgres/pool.js";
+import { createRedisClient } from "../lambdas/adapters/redis/client.js";
+import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import { createSqsClient } from "../lambdas/adapters/sqs/client.js";
+import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
 import {
   readDatabaseConfig,
   readQueuesConfig,
   readRedisConfig,
 } from "../lambdas/platform/config.js";
-import { createPostgresPool } from "../lambdas/platform/postgres-pool.js";
-import { queueDepth } from "../lambdas/platform/queue-depths.js";
-import { createRedisClient } from "../lambdas/platform/redis-client.js";
-import { createSqsClient } from "../lambdas/platform/sqs-client.js";
 import { useStackEnvDefaults } from "../local/stack-env.js";
 
 /**

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { redrive } from "../lambdas/domain/redrive.js";
+import { redrive } from "../lambdas/adapters/sqs/redrive.js";
 import { opsContext } from "./ops-context.js";
 
 /** npm run redrive [-- --max N]: moves DLQ messages back to the orders queue. */

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import { findOrder } from "./orders-store.js";
-import type { RedisReservations } from "./reservations.js";
+import { findOrder } from "../adapters/postgres/order-rows.js";
+import type { RedisReservations } from "../adapters/redis/sale-store.js";
 import { saleIdOfOrder } from "./sale.js";
 
 export interface OrderView {

@@ -1,9 +1,9 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSRecord } from "aws-lambda";
 import type pg from "pg";
+import { insertOrdersIsolated } from "../adapters/postgres/order-rows.js";
+import type { RedisReservations } from "../adapters/redis/sale-store.js";
 import { type OrderMessage, orderMessageSchema } from "./order-message.js";
-import { insertOrdersIsolated } from "./orders-store.js";
-import type { RedisReservations } from "./reservations.js";
 import { saleIdOfOrder } from "./sale.js";
 
 export class PoisonMessageError extends Error {

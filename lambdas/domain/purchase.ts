@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import type { RedisReservations, ReleaseOutcome } from "../adapters/redis/sale-store.js";
 import {
   PurchaseRefusedError,
   RateLimitedError,
@@ -7,7 +8,6 @@ import {
   ServiceUnavailableError,
 } from "./errors.js";
 import type { OrderQueue } from "./order-message.js";
-import type { RedisReservations, ReleaseOutcome } from "./reservations.js";
 import { newOrderId } from "./sale.js";
 import type { SoldOutCache } from "./sold-out-cache.js";
 

@@ -1,5 +1,5 @@
-import type { RedisClient } from "../platform/lua-scripts.js";
-import type { RedisReservations } from "./reservations.js";
+import type { RedisReservations } from "../adapters/redis/sale-store.js";
+import type { RedisClient } from "../adapters/redis/scripts.js";
 import type { RecentSale } from "./sale-stats-view.js";
 
 /**

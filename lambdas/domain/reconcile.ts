@@ -1,7 +1,7 @@
 import type pg from "pg";
+import { insertOrdersIsolated, ordersOfSale } from "../adapters/postgres/order-rows.js";
+import type { OrderRecord, RedisReservations } from "../adapters/redis/sale-store.js";
 import { orderMessageSchema } from "./order-message.js";
-import { insertOrdersIsolated, ordersOfSale } from "./orders-store.js";
-import type { OrderRecord, RedisReservations } from "./reservations.js";
 
 /**
  * Compares what Redis says a sale sold with the order rows in Postgres, and

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { RedisClient } from "../platform/lua-scripts.js";
-import { countOrdersOfSale } from "./orders-store.js";
+import { countOrdersOfSale } from "../adapters/postgres/order-rows.js";
+import type { RedisClient } from "../adapters/redis/scripts.js";
 import type { QueueDepths } from "./reconcile.js";
 import { mergeShardHashes, type Sale, saleFromHash, saleKeys } from "./sale.js";
 import type { SaleStatsView, StatsSource } from "./sale-stats-view.js";

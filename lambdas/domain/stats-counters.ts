@@ -1,4 +1,4 @@
-import { LATENCY_BUCKETS_MS } from "./buy-stats.js";
+import { LATENCY_BUCKETS_MS } from "../adapters/redis/buy-counters.js";
 import type { RefusalReason } from "./errors.js";
 
 /**

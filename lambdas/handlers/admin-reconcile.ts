@@ -1,17 +1,17 @@
 import * as z from "zod";
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { createSqsClient } from "../adapters/sqs/client.js";
+import { queueDepth } from "../adapters/sqs/queue-depths.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
 import { reconcileSale } from "../domain/reconcile.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { httpHandler } from "../http/http-handler.js";
 import { pathParameter, requireScope, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readDatabaseConfig, readQueuesConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createPostgresPool } from "../platform/postgres-pool.js";
-import { queueDepth } from "../platform/queue-depths.js";
-import { createRedisClient } from "../platform/redis-client.js";
-import { createSqsClient } from "../platform/sqs-client.js";
 
 const RETRY_AFTER_SECONDS = 5;
 const queues = readQueuesConfig();

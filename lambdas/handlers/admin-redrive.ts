@@ -1,12 +1,12 @@
 import * as z from "zod";
+import { createSqsClient } from "../adapters/sqs/client.js";
+import { redrive } from "../adapters/sqs/redrive.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
-import { redrive } from "../domain/redrive.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readQueuesConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createSqsClient } from "../platform/sqs-client.js";
 
 const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);

@@ -1,4 +1,8 @@
 import { z } from "zod";
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { createSqsClient } from "../adapters/sqs/client.js";
+import { queueDepth } from "../adapters/sqs/queue-depths.js";
 import { SaleNotFoundError } from "../domain/errors.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { saleStats } from "../domain/sale-stats.js";
@@ -6,10 +10,6 @@ import { httpHandler } from "../http/http-handler.js";
 import { pathParameter, requireScope, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readSaleStatsConfig } from "../platform/config.js";
-import { createPostgresPool } from "../platform/postgres-pool.js";
-import { queueDepth } from "../platform/queue-depths.js";
-import { createRedisClient } from "../platform/redis-client.js";
-import { createSqsClient } from "../platform/sqs-client.js";
 
 const config = readSaleStatsConfig();
 const sqs = createSqsClient(config.queues.sqs);

@@ -1,11 +1,11 @@
 import { z } from "zod";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
 import { recentSales } from "../domain/recent-sales.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
-import { createRedisClient } from "../platform/redis-client.js";
 
 const redis = await createRedisClient(readRedisConfig());
 const deps = { redis, reservations: new RedisReservations(redis) };

@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { BuyStatsRecorder } from "../domain/buy-stats.js";
+import { BuyStatsRecorder } from "../adapters/redis/buy-counters.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { createSqsClient, SqsOrderQueue } from "../adapters/sqs/client.js";
 import {
   InvalidRequestError,
   PurchaseRefusedError,
@@ -7,7 +10,6 @@ import {
   ServiceUnavailableError,
 } from "../domain/errors.js";
 import { buy } from "../domain/purchase.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { SoldOutCache } from "../domain/sold-out-cache.js";
 import { httpHandler } from "../http/http-handler.js";
@@ -16,8 +18,6 @@ import { json } from "../http/responses.js";
 import { buyRequestSchema, idempotencyKeySchema } from "../http/schemas.js";
 import { readBuyConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createRedisClient } from "../platform/redis-client.js";
-import { createSqsClient, SqsOrderQueue } from "../platform/sqs-client.js";
 
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();

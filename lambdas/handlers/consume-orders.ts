@@ -2,12 +2,12 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createPostgresPool } from "../platform/postgres-pool.js";
-import { createRedisClient } from "../platform/redis-client.js";
 
 const deps = {
   reservations: new RedisReservations(await createRedisClient(readRedisConfig())),

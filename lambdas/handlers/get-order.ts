@@ -1,13 +1,13 @@
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
 import { OrderNotFoundError } from "../domain/errors.js";
 import { orderStatus } from "../domain/order-status.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { orderIdSchema } from "../domain/sale.js";
 import { httpHandler } from "../http/http-handler.js";
 import { callerId, pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
-import { createPostgresPool } from "../platform/postgres-pool.js";
-import { createRedisClient } from "../platform/redis-client.js";
 
 const deps = {
   reservations: new RedisReservations(await createRedisClient(readRedisConfig())),

@@ -1,11 +1,11 @@
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
 import { SaleNotFoundError } from "../domain/errors.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { httpHandler } from "../http/http-handler.js";
 import { pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
-import { createRedisClient } from "../platform/redis-client.js";
 
 const reservations = new RedisReservations(await createRedisClient(readRedisConfig()));
 

@@ -1,8 +1,8 @@
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
-import { migrate } from "../db/migrate.js";
+import { migrate } from "../adapters/postgres/migrate.js";
+import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { readDatabaseConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createPostgresPool } from "../platform/postgres-pool.js";
 
 /**
  * Custom-resource handler (CDK Provider framework, onEvent) that applies the

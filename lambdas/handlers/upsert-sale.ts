@@ -1,13 +1,13 @@
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisReservations } from "../adapters/redis/sale-store.js";
 import { ShardsImmutableError, StockBelowSoldError } from "../domain/errors.js";
 import { rememberSale } from "../domain/recent-sales.js";
-import { RedisReservations } from "../domain/reservations.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { saleDefinitionSchema } from "../http/schemas.js";
 import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { createRedisClient } from "../platform/redis-client.js";
 
 const redis = await createRedisClient(readRedisConfig());
 const reservations = new RedisReservations(redis);

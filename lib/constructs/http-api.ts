@@ -11,7 +11,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import type { HttpRouteDefinition } from "../../lambdas/routes.js";
+import type { HttpRouteDefinition } from "../../lambdas/registry.js";
 
 export interface FlashSaleHttpApiProps {
   stage: string;
@@ -33,7 +33,7 @@ export function parseRouteKey(routeKey: string): { method: HttpMethod; path: str
 }
 
 /**
- * The public HTTP API (API Gateway v2): the routes of lambdas/routes.ts, a JWT
+ * The public HTTP API (API Gateway v2): the routes of lambdas/registry.ts, a JWT
  * authorizer in front of the "jwt" ones (with their scopes), throttling on the
  * default stage and JSON access logs.
  */
@@ -106,7 +106,7 @@ export class FlashSaleHttpApi extends Construct {
       if (route.authorization === "none" && created) {
         Validations.of(created).acknowledge({
           id: "AwsSolutions-APIG4",
-          reason: `${route.routeKey} is public by design (lambdas/routes.ts marks it "none"): it returns a sale's public state only, and stage throttling bounds it.`,
+          reason: `${route.routeKey} is public by design (lambdas/registry.ts marks it "none"): it returns a sale's public state only, and stage throttling bounds it.`,
         });
       }
     }

@@ -1,7 +1,7 @@
 import { LambdaIntegration, RestApi } from "aws-cdk-lib/aws-apigateway";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { Construct } from "constructs";
-import type { HttpRouteDefinition } from "../../lambdas/routes.js";
+import type { HttpRouteDefinition } from "../../lambdas/registry.js";
 import { parseRouteKey } from "./http-api.js";
 
 export interface FlashSaleRestApiProps {

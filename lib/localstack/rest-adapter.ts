@@ -5,7 +5,7 @@ import type {
   APIGatewayProxyResultV2,
   Context,
 } from "aws-lambda";
-import type { HttpRouteDefinition } from "../../lambdas/routes.js";
+import type { HttpRouteDefinition } from "../../lambdas/registry.js";
 import { apiGatewayEvent } from "../../local/apigw-event.js";
 import { type LocalJwtSettings, verifyBearer } from "../../local/auth.js";
 

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { build } from "esbuild";
 import { Redis } from "ioredis";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
-import { defineScripts } from "../../lambdas/platform/lua-scripts.js";
+import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { ESM_REQUIRE_BANNER, luaScripts, RUNTIME_PROVIDED_MODULES } from "../../lib/bundling.js";
 import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js";
 

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
+import { insertOrders } from "../../lambdas/adapters/postgres/order-rows.js";
+import type { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
 import type { OrderMessage } from "../../lambdas/domain/order-message.js";
-import { insertOrders } from "../../lambdas/domain/orders-store.js";
-import type { RedisReservations } from "../../lambdas/domain/reservations.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import { type SqsLambda, startSqsEventSource } from "../../local/sqs-event-source.js";

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
+import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
+import { createSqsClient, SqsOrderQueue } from "../../lambdas/adapters/sqs/client.js";
 import { rateKey, saleKeys } from "../../lambdas/domain/sale.js";
 import { readSqsConfig } from "../../lambdas/platform/config.js";
-import { defineScripts } from "../../lambdas/platform/lua-scripts.js";
-import { createSqsClient, SqsOrderQueue } from "../../lambdas/platform/sqs-client.js";
 
 /**
  * The reference ceilings of `npm run bench`: the least a buy can cost on this

@@ -1,6 +1,6 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../../lambdas/routes.js";
+import { HTTP_ROUTES, type HttpRouteDefinition } from "../../lambdas/registry.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
 import {
@@ -16,7 +16,7 @@ import {
   templateOf,
 } from "./support/apps.js";
 
-// One synth of the real stack (bundling skipped): every handler of lambdas/routes.ts,
+// One synth of the real stack (bundling skipped): every handler of lambdas/registry.ts,
 // the order consumer and the migration function, with their real entry files.
 let template: Template;
 beforeAll(() => {
@@ -32,7 +32,7 @@ beforeAll(() => {
   template = templateOf(stack);
 });
 
-/** Every function the stack must deploy: one per handler of lambdas/routes.ts, plus these two. */
+/** Every function the stack must deploy: one per handler of lambdas/registry.ts, plus these two. */
 const HTTP_HANDLERS = [...new Set(HTTP_ROUTES.map((route) => route.handler))];
 const ALL_HANDLERS = [...HTTP_HANDLERS, CONSUMER_HANDLER, MIGRATE_HANDLER];
 
@@ -201,7 +201,7 @@ describe("Orders queue", () => {
 });
 
 describe("HTTP API", () => {
-  it("has one route per entry of lambdas/routes.ts", () => {
+  it("has one route per entry of lambdas/registry.ts", () => {
     template.resourceCountIs("AWS::ApiGatewayV2::Route", HTTP_ROUTES.length);
     for (const route of HTTP_ROUTES) {
       template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
@@ -377,7 +377,7 @@ function rulesBetween(t: Template, type: string, from: string, to: string): numb
 }
 
 describe("Functions", () => {
-  it("are one per handler of lambdas/routes.ts, plus the consumer and the migration function", () => {
+  it("are one per handler of lambdas/registry.ts, plus the consumer and the migration function", () => {
     const deployed = Object.keys(resourcesOf(template, "AWS::Lambda::Function")).filter((id) =>
       id.startsWith("Functions"),
     );
@@ -619,7 +619,7 @@ describe("Alarms, dashboard and outputs", () => {
   });
 });
 
-describe("Routes added to lambdas/routes.ts later", () => {
+describe("Routes added to lambdas/registry.ts later", () => {
   const stub = fixture("http-handler");
   const invented = [
     {

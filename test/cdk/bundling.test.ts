@@ -51,7 +51,7 @@ function plainLine(text: string): string {
 }
 
 describe("Lambda bundles", () => {
-  it("exist for every function: each handler of lambdas/routes.ts, the consumer, the migrations", () => {
+  it("exist for every function: each handler of lambdas/registry.ts, the consumer, the migrations", () => {
     expect([...bundles.keys()].sort()).toEqual([...handlers].sort());
   });
 

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SCRIPT_FILES } from "../../lambdas/platform/lua-scripts.js";
-import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { SCRIPT_FILES } from "../../lambdas/adapters/redis/scripts.js";
+import { HTTP_ROUTES } from "../../lambdas/registry.js";
 import { luaScripts, migrationsDigest, sqlMigrations } from "../../lib/bundling.js";
 import { DEFAULT_SETTINGS, readSettings, SettingsError } from "../../lib/config.js";
 import { handlerCatalog } from "../../lib/handlers.js";
@@ -72,7 +72,7 @@ describe("handlerCatalog", () => {
   const touch = (name: string) => writeFileSync(join(handlersDir, `${name}.ts`), "");
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it("makes one HTTP function per distinct handler of lambdas/routes.ts", () => {
+  it("makes one HTTP function per distinct handler of lambdas/registry.ts", () => {
     const specs = handlerCatalog({ projectRoot: PROJECT_ROOT });
     const http = specs.filter((s) => s.kind === "http");
     expect(http.map((s) => s.name).sort()).toEqual(
@@ -168,7 +168,7 @@ describe("bundled files", () => {
     }
   });
 
-  it("bundles every script lambdas/platform/lua-scripts.ts loads", () => {
+  it("bundles every script lambdas/adapters/redis/scripts.ts loads", () => {
     const bundled = Object.keys(luaScripts(PROJECT_ROOT));
     for (const name of Object.values(SCRIPT_FILES)) {
       expect(bundled, `lua/${name}.lua`).toContain(name);
@@ -198,7 +198,7 @@ describe("bundled files", () => {
     const root = mkdtempSync(join(tmpdir(), "flash-sale-sql-"));
     try {
       expect(sqlMigrations(root)).toEqual({});
-      const dir = join(root, "lambdas", "db", "migrations");
+      const dir = join(root, "lambdas", "adapters", "postgres", "migrations");
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, "001_orders.sql"), "create table orders ();");
       writeFileSync(join(dir, "notes.txt"), "ignored");

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { HTTP_ROUTES } from "../../lambdas/registry.js";
 import { parseRouteKey } from "../../lib/constructs/http-api.js";
 import { handlerCatalog } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";

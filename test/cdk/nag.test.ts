@@ -2,7 +2,7 @@ import { App, type CfnElement, Stack, Validations } from "aws-cdk-lib";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { HTTP_ROUTES } from "../../lambdas/registry.js";
 import { parseRouteKey } from "../../lib/constructs/http-api.js";
 import { handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
@@ -60,7 +60,7 @@ describe("cdk-nag AwsSolutions", () => {
     const migrate = stack.functions.get(MIGRATE_HANDLER);
     if (!migrate) throw new Error("no migration function");
     const migrateId = stack.getLogicalId(migrate.node.defaultChild as CfnElement);
-    // Every function, whatever lambdas/routes.ts adds: the same four, for the same reasons
+    // Every function, whatever lambdas/registry.ts adds: the same four, for the same reasons
     // (lib/constructs/flash-sale-function.ts).
     const functions = handlerCatalog({ projectRoot: PROJECT_ROOT }).map(
       (s) => `Functions/${s.name}`,

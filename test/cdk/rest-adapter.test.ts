@@ -4,7 +4,7 @@ import type {
   APIGatewayProxyResultV2,
 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { HTTP_ROUTES } from "../../lambdas/routes.js";
+import { HTTP_ROUTES } from "../../lambdas/registry.js";
 import { type HttpApiHandler, restAdapter } from "../../lib/localstack/rest-adapter.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import { lambdaContext } from "../../local/lambda-context.js";
@@ -155,7 +155,7 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
     expect(seen).toHaveLength(1);
   });
 
-  it("serves every route of lambdas/routes.ts with its authorization and scopes", async () => {
+  it("serves every route of lambdas/registry.ts with its authorization and scopes", async () => {
     const buyer = await signLocalToken({ sub: "bob" }, jwt);
     const admin = await signLocalToken({ sub: "ops", scopes: ["admin"] }, jwt);
     for (const route of HTTP_ROUTES) {

@@ -5,7 +5,7 @@ import type { SQSBatchResponse } from "aws-lambda";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
+import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import {

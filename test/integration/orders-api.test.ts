@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../lambdas/db/migrate.js";
+import { migrate } from "../../lambdas/adapters/postgres/migrate.js";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
+import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import { createHttpHost, listen, loadRouteHandlers } from "../../local/http-host.js";

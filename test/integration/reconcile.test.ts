@@ -6,12 +6,12 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { queueDepth } from "../../lambdas/adapters/sqs/queue-depths.js";
+import { redrive } from "../../lambdas/adapters/sqs/redrive.js";
 import { persistOrders } from "../../lambdas/domain/persist-orders.js";
 import { reconcileSale } from "../../lambdas/domain/reconcile.js";
-import { redrive } from "../../lambdas/domain/redrive.js";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
 import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
-import { queueDepth } from "../../lambdas/platform/queue-depths.js";
 import {
   type LocalServices,
   PROJECT_ROOT,

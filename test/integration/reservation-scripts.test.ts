@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations, type SaleDefinition } from "../../lambdas/domain/reservations.js";
+import { RedisReservations, type SaleDefinition } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
 import { saleSnapshot, testRedis, uniqueSaleId } from "../support/fixtures.js";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations, type ReserveRequest } from "../../lambdas/domain/reservations.js";
+import { RedisReservations, type ReserveRequest } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { testRedis, uniqueSaleId } from "../support/fixtures.js";
 

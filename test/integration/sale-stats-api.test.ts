@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertOrders } from "../../lambdas/domain/orders-store.js";
+import { insertOrders } from "../../lambdas/adapters/postgres/order-rows.js";
+import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
 import {
   RECENT_SALES_CAP,
   RECENT_SALES_KEY,
   rememberSale,
 } from "../../lambdas/domain/recent-sales.js";
-import { RedisReservations } from "../../lambdas/domain/reservations.js";
 import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
 import { historyKey, type SaleStatsDeps, saleStats } from "../../lambdas/domain/sale-stats.js";
 import type { SaleStatsView } from "../../lambdas/domain/sale-stats-view.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSqsClient, SqsOrderQueue } from "../../lambdas/adapters/sqs/client.js";
 import { readSqsConfig } from "../../lambdas/platform/config.js";
-import { createSqsClient, SqsOrderQueue } from "../../lambdas/platform/sqs-client.js";
 import { startTcpProxy, type TcpProxy } from "../../local/services/index.js";
 import { orderMessage } from "../support/sqs-records.js";
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { migrate } from "../../lambdas/db/migrate.js";
+import { migrate } from "../../lambdas/adapters/postgres/migrate.js";
 import { startLocalServices } from "../../local/services/index.js";
 
 declare module "vitest" {

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { BuyStatsRecorder } from "../../lambdas/domain/buy-stats.js";
+import { BuyStatsRecorder } from "../../lambdas/adapters/redis/buy-counters.js";
 
 describe("BuyStatsRecorder", () => {
   afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { keyCount } from "../../lambdas/adapters/redis/scripts.js";
 import { readBuyConfig, readRedisConfig } from "../../lambdas/platform/config.js";
-import { keyCount } from "../../lambdas/platform/lua-scripts.js";
 
 const base = {
   REDIS_URL: "redis://127.0.0.1:6379",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { reserveOutcome } from "../../lambdas/domain/reservations.js";
+import { reserveOutcome } from "../../lambdas/adapters/redis/sale-store.js";
 import {
   newOrderId,
   saleFromHash,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LATENCY_BUCKETS_MS, latencyField } from "../../lambdas/domain/buy-stats.js";
+import { LATENCY_BUCKETS_MS, latencyField } from "../../lambdas/adapters/redis/buy-counters.js";
 import {
   counterDelta,
   histogramPercentile,

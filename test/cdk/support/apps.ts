@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, type CfnElement, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import type { HttpRouteDefinition } from "../../../lambdas/routes.js";
+import type { HttpRouteDefinition } from "../../../lambdas/registry.js";
 import { readSettings } from "../../../lib/config.js";
 import { FlashSaleStack } from "../../../lib/flash-sale-stack.js";
 import { LocalStackFlashSaleStack } from "../../../lib/localstack-stack.js";
@@ -30,7 +30,7 @@ export interface SynthOptions {
   context?: Record<string, unknown>;
   /** Run esbuild (default false). */
   bundle?: boolean;
-  /** Routes instead of lambdas/routes.ts. */
+  /** Routes instead of lambdas/registry.ts. */
   routes?: readonly HttpRouteDefinition[];
   /**
    * Entry files for handlers that lambdas/handlers/ does not have (routes the

@@ -1,5 +1,5 @@
-import type { RedisClient } from "../platform/lua-scripts.js";
-import { saleKeys } from "./sale.js";
+import { saleKeys } from "../../domain/sale.js";
+import type { RedisClient } from "./scripts.js";
 
 /**
  * The buy container's share of a sale's live counters: what Redis never sees

@@ -1,11 +1,4 @@
-import type {
-  ConfirmReply,
-  RedisClient,
-  ReleaseReply,
-  ReserveReply,
-  UpsertSaleReply,
-} from "../platform/lua-scripts.js";
-import type { RefusalReason } from "./errors.js";
+import type { RefusalReason } from "../../domain/errors.js";
 import {
   DEFAULT_RATE_LIMIT,
   homeShard,
@@ -14,7 +7,14 @@ import {
   type Sale,
   saleFromHash,
   saleKeys,
-} from "./sale.js";
+} from "../../domain/sale.js";
+import type {
+  ConfirmReply,
+  RedisClient,
+  ReleaseReply,
+  ReserveReply,
+  UpsertSaleReply,
+} from "./scripts.js";
 
 /**
  * The sale's state in Redis, reached only through the Lua scripts (writes)

@@ -2,8 +2,12 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { encodeOrderMessage, type OrderMessage, type OrderQueue } from "../domain/order-message.js";
-import type { SqsConfig } from "./config.js";
+import {
+  encodeOrderMessage,
+  type OrderMessage,
+  type OrderQueue,
+} from "../../domain/order-message.js";
+import type { SqsConfig } from "../../platform/config.js";
 
 /**
  * An SQS client with keep-alive sockets and hard deadlines. The SDK's default

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { OrderMessage } from "./order-message.js";
+import type { OrderMessage } from "../../domain/order-message.js";
 
 /** Order rows in Postgres. Every write is idempotent on order_id. */
 

@@ -1,8 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { RedisConfig } from "./config.js";
-import { logger } from "./logger.js";
-import { defineScripts, type RedisClient } from "./lua-scripts.js";
-import { secretString } from "./secrets.js";
+import type { RedisConfig } from "../../platform/config.js";
+import { logger } from "../../platform/logger.js";
+import { secretString } from "../secrets.js";
+import { defineScripts, type RedisClient } from "./scripts.js";
 
 /**
  * A Redis client tuned for Lambda. A container can be frozen for minutes and

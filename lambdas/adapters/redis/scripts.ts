@@ -27,7 +27,7 @@ export type ScriptName = keyof typeof SCRIPT_FILES;
 
 declare const __LUA_SCRIPTS__: Record<string, string> | undefined;
 
-const LUA_DIR = new URL("../../lua/", import.meta.url);
+const LUA_DIR = new URL("../../../lua/", import.meta.url);
 
 export function scriptSource(file: string): string {
   if (typeof __LUA_SCRIPTS__ !== "undefined") {

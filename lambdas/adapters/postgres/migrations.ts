@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 /**
- * The SQL migrations in lambdas/db/migrations/, in name order. Lambda bundles
+ * The SQL migrations in lambdas/adapters/postgres/migrations/, in name order. Lambda bundles
  * carry them inlined (esbuild defines __SQL_MIGRATIONS__, see lib/); elsewhere
  * they are read from disk.
  */

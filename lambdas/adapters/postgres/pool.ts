@@ -1,7 +1,7 @@
 import pg from "pg";
-import type { DatabaseConfig } from "./config.js";
-import { logger } from "./logger.js";
-import { secretJson } from "./secrets.js";
+import type { DatabaseConfig } from "../../platform/config.js";
+import { logger } from "../../platform/logger.js";
+import { secretJson } from "../secrets.js";
 
 /**
  * One small pg pool per container. In AWS it connects through RDS Proxy,
