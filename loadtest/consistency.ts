@@ -1,10 +1,11 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
-import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
+import { saleKeys } from "../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import type { RedisClient } from "../lambdas/adapters/redis/scripts.js";
-import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
+import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
-import { saleKeys } from "../lambdas/domain/sale.js";
 import type { AcceptedOrder } from "./run-record.js";
 
 /**
@@ -157,7 +158,7 @@ export async function verifySale(options: VerifyOptions): Promise<VerifyReport> 
   }
 
   const redisSale = stores
-    ? await new RedisReservations(stores.redis).getSale(saleId, Date.now())
+    ? await new RedisSaleStore(stores.redis).getSale(saleId, Date.now())
     : null;
   if (stores && !redisSale) {
     checks.push({
@@ -193,7 +194,7 @@ async function storeChecks(
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const keys = saleKeys(saleId);
-  const reservations = new RedisReservations(stores.redis);
+  const reservations = new RedisSaleStore(stores.redis);
 
   checks.push({
     name: "redis: sold ≤ stock",
@@ -293,12 +294,9 @@ async function storeChecks(
   const report = await reconcileSale(
     {
       reservations,
-      db: stores.db,
+      orderRows: new PostgresOrderRows(stores.db),
       now: Date.now,
-      queueDepths: async () => ({
-        orders: await queueDepth(stores.sqs, stores.ordersQueueUrl),
-        dlq: await queueDepth(stores.sqs, stores.deadLetterQueueUrl),
-      }),
+      queueDepths: sqsQueueDepths(stores.sqs, stores),
     },
     saleId,
     { repair: false, graceMs: 60_000 },

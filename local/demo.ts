@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
+import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
-import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
+import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
 import { signLocalToken } from "./auth.js";
 import { jsonClient, percentile } from "./http-client.js";
@@ -131,12 +132,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     };
     const reconcile = await reconcileSale(
       {
-        reservations: new RedisReservations(redis),
-        db,
+        reservations: new RedisSaleStore(redis),
+        orderRows: new PostgresOrderRows(db),
         now: Date.now,
-        queueDepths: async () => ({
-          orders: await queueDepth(sqs, options.env.ORDERS_QUEUE_URL ?? ""),
-          dlq: await queueDepth(sqs, options.env.ORDERS_DLQ_URL ?? ""),
+        queueDepths: sqsQueueDepths(sqs, {
+          ordersQueueUrl: options.env.ORDERS_QUEUE_URL ?? "",
+          deadLetterQueueUrl: options.env.ORDERS_DLQ_URL ?? "",
         }),
       },
       saleId,

@@ -1,8 +1,9 @@
+import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../lambdas/adapters/postgres/pool.js";
 import { createRedisClient } from "../lambdas/adapters/redis/client.js";
-import { RedisReservations } from "../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { createSqsClient } from "../lambdas/adapters/sqs/client.js";
-import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
+import { sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import {
   readDatabaseConfig,
   readQueuesConfig,
@@ -25,14 +26,12 @@ export async function opsContext() {
   const sqs = createSqsClient(queues.sqs);
   return {
     redis,
-    reservations: new RedisReservations(redis),
+    reservations: new RedisSaleStore(redis),
     db,
     sqs,
     queues,
-    queueDepths: async () => ({
-      orders: await queueDepth(sqs, queues.ordersQueueUrl),
-      dlq: await queueDepth(sqs, queues.deadLetterQueueUrl),
-    }),
+    orderRows: new PostgresOrderRows(db),
+    queueDepths: sqsQueueDepths(sqs, queues),
     async close() {
       redis.disconnect();
       sqs.destroy();

@@ -1,9 +1,12 @@
+import { OUTCOMES, type OutcomeCode, type RefusalReason } from "./outcomes.js";
+
 /**
- * Domain errors. Each carries a stable machine-readable code; lambdas/http
- * maps them to HTTP statuses in one place.
+ * Domain errors: each is one row of the outcomes table (outcomes.ts) and
+ * carries its code and HTTP status from there, as Powertools' and middy's
+ * HTTP errors carry theirs. lambdas/http renders them in one place.
  */
 export abstract class DomainError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: OutcomeCode;
 
   constructor(message: string) {
     // A domain error is an answer, not a fault: nobody reads its stack, and
@@ -14,15 +17,13 @@ export abstract class DomainError extends Error {
     super(message);
     Error.stackTraceLimit = limit;
   }
+
+  get status(): number {
+    return OUTCOMES[this.code].status;
+  }
 }
 
-/** Why a buy was refused; the same names reach the client as error codes. */
-export type RefusalReason =
-  | "SALE_NOT_OPEN"
-  | "SALE_ENDED"
-  | "SOLD_OUT"
-  | "INSUFFICIENT_STOCK"
-  | "LIMIT_REACHED";
+export type { RefusalReason };
 
 export class SaleNotFoundError extends DomainError {
   readonly code = "SALE_NOT_FOUND";
@@ -49,8 +50,8 @@ export class DashboardFileNotFoundError extends DomainError {
 export class PurchaseRefusedError extends DomainError {
   constructor(
     readonly code: RefusalReason,
-    message: string,
-    /** Not counted by Redis in the sale's live counters (answered from memory, or after a shard sweep). */
+    message: string = OUTCOMES[code].message,
+    /** Not counted by the sale store in the live counters (answered from memory, or after a shard sweep). */
     readonly uncounted = false,
   ) {
     super(message);
@@ -64,7 +65,7 @@ export class InvalidRequestError extends DomainError {
 export class MalformedJsonError extends DomainError {
   readonly code = "MALFORMED_JSON";
   constructor() {
-    super("Request body is not valid JSON");
+    super(OUTCOMES.MALFORMED_JSON.message);
   }
 }
 
@@ -78,7 +79,7 @@ export class PayloadTooLargeError extends DomainError {
 export class UnauthorizedError extends DomainError {
   readonly code = "UNAUTHORIZED";
   constructor() {
-    super("A valid bearer token is required");
+    super(OUTCOMES.UNAUTHORIZED.message);
   }
 }
 
@@ -117,15 +118,20 @@ export class ShardsImmutableError extends DomainError {
   }
 }
 
-export class RateLimitedError extends DomainError {
+/** Errors that tell the client when to try again (the Retry-After header). */
+export interface RetryableError {
+  readonly retryAfterSeconds: number;
+}
+
+export class RateLimitedError extends DomainError implements RetryableError {
   readonly code = "RATE_LIMITED";
   constructor(readonly retryAfterSeconds: number) {
     super(`Too many buy requests; retry in ${retryAfterSeconds} s`);
   }
 }
 
-/** A dependency (queue, cache) is down; the client may retry after a pause. */
-export class ServiceUnavailableError extends DomainError {
+/** A dependency (queue, cache, database) is down; the client may retry after a pause. */
+export class ServiceUnavailableError extends DomainError implements RetryableError {
   readonly code = "SERVICE_UNAVAILABLE";
   constructor(
     message: string,

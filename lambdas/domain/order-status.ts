@@ -1,6 +1,4 @@
-import type pg from "pg";
-import { findOrder } from "../adapters/postgres/order-rows.js";
-import type { RedisReservations } from "../adapters/redis/sale-store.js";
+import type { OrderRows, SaleStore } from "./ports.js";
 import { saleIdOfOrder } from "./sale.js";
 
 export interface OrderView {
@@ -19,14 +17,14 @@ export interface OrderView {
  * must not learn that it exists).
  */
 export async function orderStatus(
-  deps: { db: pg.Pool; reservations: RedisReservations },
+  deps: { orderRows: OrderRows; reservations: SaleStore },
   orderId: string,
   callerId: string,
 ): Promise<OrderView | null> {
   const saleId = saleIdOfOrder(orderId);
   if (saleId === null) return null;
 
-  const row = await findOrder(deps.db, orderId);
+  const row = await deps.orderRows.find(orderId);
   if (row) {
     if (row.userId !== callerId || row.status !== "confirmed") return null;
     return {
@@ -34,8 +32,8 @@ export async function orderStatus(
       saleId: row.saleId,
       quantity: row.quantity,
       status: "confirmed",
-      reservedAt: row.reservedAt.toISOString(),
-      confirmedAt: row.persistedAt.toISOString(),
+      reservedAt: new Date(row.reservedAtMs).toISOString(),
+      confirmedAt: new Date(row.persistedAtMs).toISOString(),
     };
   }
 

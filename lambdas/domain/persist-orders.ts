@@ -1,18 +1,10 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
-import type { SQSRecord } from "aws-lambda";
-import type pg from "pg";
-import { insertOrdersIsolated } from "../adapters/postgres/order-rows.js";
-import type { RedisReservations } from "../adapters/redis/sale-store.js";
-import { type OrderMessage, orderMessageSchema } from "./order-message.js";
-import { saleIdOfOrder } from "./sale.js";
-
-export class PoisonMessageError extends Error {
-  override name = "PoisonMessageError";
-}
+import type { Order } from "./order.js";
+import { orderOf, PoisonMessageError, parseOrderMessage } from "./order-message.js";
+import type { Logger, OrderRows, SaleStore } from "./ports.js";
 
 export interface PersistDeps {
-  reservations: RedisReservations;
-  db: pg.Pool;
+  reservations: SaleStore;
+  orderRows: OrderRows;
   now: () => number;
   logger: Logger;
 }
@@ -20,27 +12,14 @@ export interface PersistDeps {
 /** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
 export type RecordResult = PromiseSettledResult<void>;
 
+/** What the use case needs of a queue message: its id (for logs) and its body. */
+export interface QueuedMessage {
+  messageId: string;
+  body: string;
+}
+
 const ok: RecordResult = { status: "fulfilled", value: undefined };
 const failed = (reason: unknown): RecordResult => ({ status: "rejected", reason });
-
-export function parseOrderMessage(body: string): OrderMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new PoisonMessageError("message body is not JSON");
-  }
-  const parsed = orderMessageSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new PoisonMessageError(
-      `invalid order message: ${parsed.error.issues[0]?.message ?? "unknown"}`,
-    );
-  }
-  if (saleIdOfOrder(parsed.data.orderId) !== parsed.data.saleId) {
-    throw new PoisonMessageError("order id does not belong to the message's sale");
-  }
-  return parsed.data;
-}
 
 /**
  * The consumer's use case for one SQS batch. Every record succeeds or fails
@@ -55,16 +34,16 @@ export function parseOrderMessage(body: string): OrderMessage {
  */
 export async function persistOrders(
   deps: PersistDeps,
-  records: SQSRecord[],
+  records: QueuedMessage[],
 ): Promise<RecordResult[]> {
   const results: RecordResult[] = new Array(records.length).fill(ok);
-  const candidates: Array<{ index: number; messageId: string; order: OrderMessage }> = [];
+  const candidates: Array<{ index: number; messageId: string; order: Order }> = [];
   records.forEach((record, index) => {
     try {
       candidates.push({
         index,
         messageId: record.messageId,
-        order: parseOrderMessage(record.body),
+        order: orderOf(parseOrderMessage(record.body)),
       });
     } catch (error) {
       deps.logger.error("poison order message", {
@@ -78,15 +57,7 @@ export async function persistOrders(
   const nowMs = deps.now();
   const confirmations = await Promise.allSettled(
     candidates.map(({ order }) =>
-      deps.reservations.confirm({
-        saleId: order.saleId,
-        orderId: order.orderId,
-        userId: order.userId,
-        quantity: order.quantity,
-        reservedAtMs: Date.parse(order.reservedAt),
-        nowMs,
-        source: "message",
-      }),
+      deps.reservations.confirm({ ...order, nowMs, source: "message" }),
     ),
   );
 
@@ -121,10 +92,7 @@ export async function persistOrders(
 
   if (toInsert.length > 0) {
     try {
-      const { inserted, refused } = await insertOrdersIsolated(
-        deps.db,
-        toInsert.map((c) => c.order),
-      );
+      const { inserted, refused } = await deps.orderRows.insert(toInsert.map((c) => c.order));
       for (const { order, error } of refused) {
         const candidate = toInsert.find((c) => c.order === order);
         if (!candidate) continue;

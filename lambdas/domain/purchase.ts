@@ -1,13 +1,18 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
-import type { RedisReservations, ReleaseOutcome } from "../adapters/redis/sale-store.js";
 import {
   PurchaseRefusedError,
   RateLimitedError,
-  type RefusalReason,
   SaleNotFoundError,
   ServiceUnavailableError,
 } from "./errors.js";
-import type { OrderQueue } from "./order-message.js";
+import { counterOf } from "./outcomes.js";
+import type {
+  BuyCounters,
+  Logger,
+  OrderQueue,
+  ReleaseOutcome,
+  ReserveOutcome,
+  SaleStore,
+} from "./ports.js";
 import { newOrderId } from "./sale.js";
 import type { SoldOutCache } from "./sold-out-cache.js";
 
@@ -24,22 +29,16 @@ export interface AcceptedBuy {
   replayed: boolean;
 }
 
-const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
-  SALE_NOT_OPEN: "The sale has not started yet",
-  SALE_ENDED: "The sale has ended",
-  SOLD_OUT: "The sale is sold out",
-  INSUFFICIENT_STOCK: "Not enough units left for the quantity requested",
-  LIMIT_REACHED: "This buyer has reached the per-user limit for the sale",
-};
-
 /** Seconds a client should wait before retrying after the queue refused an order. */
 export const QUEUE_RETRY_AFTER_SECONDS = 1;
 
 export interface PurchaseDeps {
-  reservations: RedisReservations;
+  reservations: SaleStore;
   /** Refusals learned from Redis, answered from memory for a short time; see sold-out-cache.ts. */
   soldOut?: SoldOutCache;
   queue: OrderQueue;
+  /** Counts the outcomes the sale store did not count itself (see outcomes.ts, countedBy). */
+  counters?: BuyCounters;
   now: () => number;
   uuid: () => string;
   logger: Logger;
@@ -51,19 +50,40 @@ export interface PurchaseDeps {
  * so a refused client never leaves a unit locked away.
  */
 export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
+  try {
+    return await buyOnce(deps, command);
+  } catch (error) {
+    countWhatTheStoreDidNot(deps, command.saleId, error);
+    throw error;
+  }
+}
+
+/** The store counts its own refusals and rate limits; refusals from memory or after a shard sweep, and failed sends, it does not. */
+function countWhatTheStoreDidNot(deps: PurchaseDeps, saleId: string, error: unknown): void {
+  if (!deps.counters) return;
+  const counted =
+    (error instanceof PurchaseRefusedError && error.uncounted) ||
+    error instanceof ServiceUnavailableError;
+  const field = counted
+    ? counterOf((error as PurchaseRefusedError | ServiceUnavailableError).code)
+    : undefined;
+  if (field !== undefined) deps.counters.count(saleId, field);
+}
+
+async function buyOnce(deps: PurchaseDeps, command: BuyCommand): Promise<AcceptedBuy> {
   // A request with an Idempotency-Key may be the retry of a buy that was
   // accepted: only Redis knows, and its answer (the original order) comes
   // before any refusal, so such a request never takes the memory shortcut.
   if (command.idempotencyKey === undefined) {
     const cached = deps.soldOut?.refusal(command.saleId);
     if (cached !== undefined) {
-      throw new PurchaseRefusedError(cached, REFUSAL_MESSAGES[cached], true);
+      throw new PurchaseRefusedError(cached, undefined, true);
     }
   }
 
   const nowMs = deps.now();
   const orderId = newOrderId(command.saleId, deps.uuid());
-  let outcome: Awaited<ReturnType<typeof deps.reservations.reserve>>;
+  let outcome: ReserveOutcome;
   try {
     outcome = await deps.reservations.reserve({
       saleId: command.saleId,
@@ -92,11 +112,7 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
     if (outcome.reason === "SOLD_OUT" || outcome.reason === "SALE_ENDED") {
       deps.soldOut?.remember(command.saleId, outcome.reason, outcome.version);
     }
-    throw new PurchaseRefusedError(
-      outcome.reason,
-      REFUSAL_MESSAGES[outcome.reason],
-      outcome.uncounted,
-    );
+    throw new PurchaseRefusedError(outcome.reason, undefined, outcome.uncounted === true);
   }
   deps.soldOut?.observe(command.saleId, outcome.version);
   // A replay was enqueued by the original request; sending again would only add a duplicate.
@@ -110,7 +126,7 @@ export async function buy(deps: PurchaseDeps, command: BuyCommand): Promise<Acce
       saleId: command.saleId,
       userId: command.userId,
       quantity: command.quantity,
-      reservedAt: new Date(nowMs).toISOString(),
+      reservedAtMs: nowMs,
     });
   } catch (sendError) {
     const released = await releaseAfterFailure(deps, command, outcome.orderId, sendError);

@@ -1,7 +1,12 @@
-import type pg from "pg";
-import { insertOrdersIsolated, ordersOfSale } from "../adapters/postgres/order-rows.js";
-import type { OrderRecord, RedisReservations } from "../adapters/redis/sale-store.js";
-import { orderMessageSchema } from "./order-message.js";
+import { type Order, type OrderRecord, orderFields } from "./order.js";
+import { messageOf, orderMessageSchema } from "./order-message.js";
+import type {
+  ConfirmRequest,
+  OrderRows,
+  QueueDepths,
+  QueueDepthsProbe,
+  SaleStore,
+} from "./ports.js";
 
 /**
  * Compares what Redis says a sale sold with the order rows in Postgres, and
@@ -29,11 +34,6 @@ export interface Issue {
   repaired: boolean;
 }
 
-export interface QueueDepths {
-  orders: number;
-  dlq: number;
-}
-
 export interface ReconcileReport {
   saleId: string;
   redis: {
@@ -55,9 +55,9 @@ export interface ReconcileReport {
 }
 
 export interface ReconcileDeps {
-  reservations: RedisReservations;
-  db: pg.Pool;
-  queueDepths: () => Promise<QueueDepths>;
+  reservations: SaleStore;
+  orderRows: OrderRows;
+  queueDepths: QueueDepthsProbe;
   now: () => number;
 }
 
@@ -67,13 +67,11 @@ export interface ReconcileOptions {
   graceMs: number;
 }
 
-const toMessage = (order: OrderRecord) => ({
-  orderId: order.orderId,
-  saleId: order.saleId,
-  userId: order.userId,
-  quantity: order.quantity,
-  reservedAt: new Date(order.reservedAtMs).toISOString(),
-});
+const confirmation = (
+  order: Order,
+  nowMs: number,
+  source: ConfirmRequest["source"],
+): ConfirmRequest => ({ ...orderFields(order), nowMs, source });
 
 export async function reconcileSale(
   deps: ReconcileDeps,
@@ -85,7 +83,7 @@ export async function reconcileSale(
     deps.reservations.getSale(saleId, nowMs),
     deps.reservations.listOrders(saleId),
     deps.reservations.listRejectedRestores(saleId),
-    ordersOfSale(deps.db, saleId),
+    deps.orderRows.ofSale(saleId),
     deps.queueDepths(),
   ]);
   const issues: Issue[] = [];
@@ -126,15 +124,7 @@ export async function reconcileSale(
     };
     if (options.repair && !record) {
       const outcome = await settle(() =>
-        deps.reservations.confirm({
-          saleId,
-          orderId: row.orderId,
-          userId: row.userId,
-          quantity: row.quantity,
-          reservedAtMs: row.reservedAt.getTime(),
-          nowMs,
-          source: "row",
-        }),
+        deps.reservations.confirm(confirmation(row, nowMs, "row")),
       );
       if (outcome.ok) issue.repaired = true;
       else issue.detail += `; restoring it failed: ${outcome.error}`;
@@ -181,7 +171,7 @@ export async function reconcileSale(
     issues.push(issue);
     // An order that breaks the order contract (recorded before the contract
     // existed) cannot become a row: it is named, and left for a person.
-    const invalid = orderMessageSchema.safeParse(toMessage(record));
+    const invalid = orderMessageSchema.safeParse(messageOf(record));
     if (!invalid.success) {
       issue.kind = "UNPERSISTABLE_ORDER";
       issue.detail = `${issue.detail}; it cannot become a row: ${invalid.error.issues[0]?.message ?? "invalid"}`;
@@ -194,15 +184,7 @@ export async function reconcileSale(
   for (const entry of toPersist) {
     const { record, issue } = entry;
     const outcome = await settle(() =>
-      deps.reservations.confirm({
-        saleId,
-        orderId: record.orderId,
-        userId: record.userId,
-        quantity: record.quantity,
-        reservedAtMs: record.reservedAtMs,
-        nowMs,
-        source: "message",
-      }),
+      deps.reservations.confirm(confirmation(record, nowMs, "message")),
     );
     if (!outcome.ok) issue.detail += `; confirming it failed: ${outcome.error}`;
     else if (outcome.value === "confirmed" || outcome.value === "already_confirmed") {
@@ -212,10 +194,7 @@ export async function reconcileSale(
   let persistedUnits = 0;
   if (confirmed.length > 0) {
     const outcome = await settle(() =>
-      insertOrdersIsolated(
-        deps.db,
-        confirmed.map(({ record }) => toMessage(record)),
-      ),
+      deps.orderRows.insert(confirmed.map(({ record }) => orderFields(record))),
     );
     if (!outcome.ok) {
       for (const { issue } of confirmed)

@@ -1,8 +1,8 @@
 import * as z from "zod";
 
 /**
- * What a sale is, how its keys are laid out in Redis, and how its status is
- * derived. Pure: no I/O here.
+ * What a sale is, what its ids and order ids look like, and how its status
+ * is derived. Pure: no I/O here (the Redis layout is adapters/redis/keys.ts).
  */
 
 /** Sale ids become Redis keys and path segments; `.` is reserved as the order-id separator. */
@@ -33,60 +33,11 @@ export interface Sale {
   version: number;
 }
 
-export interface SaleKeys {
-  sale: string;
-  buyers: string;
-  orders: string;
-  idempotency: string;
-  /** Live counters: outcomes (written by reserve-6.lua) and latency buckets (written by the buy containers). */
-  stats: string;
-  /** Orders the consumer could not restore from their message (confirm-4.lua), for reconcile. */
-  rejected: string;
-}
-
-/** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
-export function rateKey(saleId: string, userId: string, shard = 0): string {
-  return `${saleKeys(saleId, shard).sale}:rate:${userId}`;
-}
-
-/**
- * The shard that holds a buyer's state (units held, orders, idempotency,
- * rate bucket): FNV-1a of the user id. Every buy of a user checks the limit
- * there, so the per-user limit stays exact however the stock is split.
- */
-export function homeShard(userId: string, shards: number): number {
-  if (shards <= 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    hash ^= userId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % shards;
-}
-
 /** Default buy-request rate per buyer and sale: a burst of a few clicks, then one per second. */
 export const DEFAULT_RATE_LIMIT = { burst: 5, perSecond: 1 } as const;
 
 /** Most shards a sale's stock may be split into. */
 export const MAX_SHARDS = 16;
-
-/**
- * All keys of a sale share the hash tag `{sale:<id>}`, so they sit in one
- * Redis Cluster slot and one Lua call may touch them all. A sharded sale
- * (see reservations.ts) has one such set per shard, tagged `{sale:<id>#<n>}`
- * for n >= 1, so its shards spread over the cluster's slots.
- */
-export function saleKeys(saleId: string, shard = 0): SaleKeys {
-  const tag = shard === 0 ? `{sale:${saleId}}` : `{sale:${saleId}#${shard}}`;
-  return {
-    sale: tag,
-    buyers: `${tag}:buyers`,
-    orders: `${tag}:orders`,
-    idempotency: `${tag}:idem`,
-    stats: `${tag}:stats`,
-    rejected: `${tag}:rejected`,
-  };
-}
 
 export function saleStatus(
   sale: { remaining: number; startsAtMs: number; endsAtMs: number },
@@ -96,55 +47,6 @@ export function saleStatus(
   if (sale.endsAtMs > 0 && nowMs >= sale.endsAtMs) return "ended";
   if (sale.remaining <= 0) return "sold_out";
   return "open";
-}
-
-const toIso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
-
-/**
- * A sharded sale's hashes as one: shard 0's settings, stock and remaining
- * summed over the shards, the newest version.
- */
-export function mergeShardHashes(
-  first: Record<string, string>,
-  others: Array<Record<string, string>>,
-): Record<string, string> {
-  const merged = { ...first };
-  for (const shard of others) {
-    merged.stock = String(Number(merged.stock ?? 0) + Number(shard.stock ?? 0));
-    merged.remaining = String(Number(merged.remaining ?? 0) + Number(shard.remaining ?? 0));
-    merged.version = String(Math.max(Number(merged.version ?? 0), Number(shard.version ?? 0)));
-  }
-  return merged;
-}
-
-/** Builds a Sale from the fields of its Redis hash (HGETALL); null when the hash is empty. */
-export function saleFromHash(
-  saleId: string,
-  hash: Record<string, string>,
-  nowMs: number,
-): Sale | null {
-  if (hash.stock === undefined) return null;
-  const stock = Number(hash.stock);
-  const remaining = Number(hash.remaining ?? 0);
-  const startsAtMs = Number(hash.startsAt ?? 0);
-  const endsAtMs = Number(hash.endsAt ?? 0);
-  return {
-    id: saleId,
-    name: hash.name ?? "",
-    stock,
-    remaining,
-    sold: stock - remaining,
-    perUserLimit: Number(hash.perUserLimit ?? 0),
-    startsAt: toIso(startsAtMs),
-    endsAt: toIso(endsAtMs),
-    status: saleStatus({ remaining, startsAtMs, endsAtMs }, nowMs),
-    rateLimit: {
-      burst: Number(hash.rateBurst ?? DEFAULT_RATE_LIMIT.burst),
-      perSecond: Number(hash.ratePerSecond ?? DEFAULT_RATE_LIMIT.perSecond),
-    },
-    shards: Number(hash.shards ?? 1),
-    version: Number(hash.version ?? 0),
-  };
 }
 
 /**

@@ -1,5 +1,4 @@
-import { LATENCY_BUCKETS_MS } from "../adapters/redis/buy-counters.js";
-import type { RefusalReason } from "./errors.js";
+import { REFUSAL_REASONS, type RefusalReason } from "./outcomes.js";
 
 /**
  * What a sale's live counters mean. Pure: the raw fields of
@@ -13,13 +12,16 @@ import type { RefusalReason } from "./errors.js";
 /** The stats hash as numbers: field -> count. */
 export type RawCounters = Record<string, number>;
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = [
-  "SOLD_OUT",
-  "LIMIT_REACHED",
-  "INSUFFICIENT_STOCK",
-  "SALE_NOT_OPEN",
-  "SALE_ENDED",
+/** Upper bounds of the buy path's latency buckets, in ms; a last bucket `inf` catches the rest. */
+export const LATENCY_BUCKETS_MS = [
+  1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1300, 2000, 5000,
 ];
+
+/** The counter field a latency of `ms` falls in. */
+export function latencyField(ms: number): string {
+  const bound = LATENCY_BUCKETS_MS.find((upper) => ms <= upper);
+  return `lat:${bound ?? "inf"}`;
+}
 
 export interface OutcomeCounts {
   /** Buy requests that reached a decision: accepted + replayed + rateLimited + all refusals. */

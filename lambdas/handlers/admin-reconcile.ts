@@ -1,9 +1,10 @@
 import * as z from "zod";
+import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
-import { queueDepth } from "../adapters/sqs/queue-depths.js";
+import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
 import { reconcileSale } from "../domain/reconcile.js";
 import { saleIdSchema } from "../domain/sale.js";
@@ -17,13 +18,10 @@ const RETRY_AFTER_SECONDS = 5;
 const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);
 const deps = {
-  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
-  db: await createPostgresPool(readDatabaseConfig()),
+  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
+  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
   now: Date.now,
-  queueDepths: async () => ({
-    orders: await queueDepth(sqs, queues.ordersQueueUrl),
-    dlq: await queueDepth(sqs, queues.deadLetterQueueUrl),
-  }),
+  queueDepths: sqsQueueDepths(sqs, queues),
 };
 
 const requestSchema = z

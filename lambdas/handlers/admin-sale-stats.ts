@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisSaleCounters } from "../adapters/redis/sale-counters.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
-import { queueDepth } from "../adapters/sqs/queue-depths.js";
+import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
 import { SaleNotFoundError } from "../domain/errors.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { saleStats } from "../domain/sale-stats.js";
@@ -14,15 +16,9 @@ import { readSaleStatsConfig } from "../platform/config.js";
 const config = readSaleStatsConfig();
 const sqs = createSqsClient(config.queues.sqs);
 const deps = {
-  redis: await createRedisClient(config.redis),
-  db: await createPostgresPool(config.database),
-  queueDepths: async () => {
-    const [orders, dlq] = await Promise.all([
-      queueDepth(sqs, config.queues.ordersQueueUrl),
-      queueDepth(sqs, config.queues.deadLetterQueueUrl),
-    ]);
-    return { orders, dlq };
-  },
+  counters: new RedisSaleCounters(await createRedisClient(config.redis)),
+  orderRows: new PostgresOrderRows(await createPostgresPool(config.database)),
+  queueDepths: sqsQueueDepths(sqs, config.queues),
   now: Date.now,
   sourceTimeoutMs: config.sourceTimeoutMs,
 };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { recentSales } from "../domain/recent-sales.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validQuery } from "../http/request.js";
@@ -8,7 +9,7 @@ import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 
 const redis = await createRedisClient(readRedisConfig());
-const deps = { redis, reservations: new RedisReservations(redis) };
+const deps = { index: new RedisRecentSalesIndex(redis), reservations: new RedisSaleStore(redis) };
 
 const querySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 

@@ -1,14 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { BuyStatsRecorder } from "../adapters/redis/buy-counters.js";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { createSqsClient, SqsOrderQueue } from "../adapters/sqs/client.js";
-import {
-  InvalidRequestError,
-  PurchaseRefusedError,
-  RateLimitedError,
-  ServiceUnavailableError,
-} from "../domain/errors.js";
+import { DomainError, InvalidRequestError } from "../domain/errors.js";
 import { buy } from "../domain/purchase.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { SoldOutCache } from "../domain/sold-out-cache.js";
@@ -24,8 +19,9 @@ const config = readBuyConfig();
 const redis = await createRedisClient(config.redis);
 const stats = new BuyStatsRecorder(redis, Date.now);
 const deps = {
-  reservations: new RedisReservations(redis),
+  reservations: new RedisSaleStore(redis),
   queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
+  counters: stats,
   soldOut: new SoldOutCache(config.soldOutCacheMs, Date.now),
   now: Date.now,
   uuid: randomUUID,
@@ -51,7 +47,7 @@ export const handler = httpHandler(async (event) => {
     });
     return json(202, { orderId: order.orderId, status: "pending" });
   } catch (error) {
-    known = countWhatRedisDidNotSee(saleId, error);
+    known = error instanceof DomainError && error.code !== "SALE_NOT_FOUND";
     throw error;
   } finally {
     // No counters for unknown sales: random ids must not create keys.
@@ -59,19 +55,6 @@ export const handler = httpHandler(async (event) => {
     stats.maybeFlush();
   }
 });
-
-/** reserve-6.lua counts its own outcomes; refusals from memory or after a shard sweep, and failed sends, it does not. */
-function countWhatRedisDidNotSee(saleId: string, error: unknown): boolean {
-  if (error instanceof PurchaseRefusedError && error.uncounted)
-    stats.count(saleId, `refused:${error.code}`);
-  else if (error instanceof ServiceUnavailableError)
-    stats.count(saleId, "errors:SERVICE_UNAVAILABLE");
-  return (
-    error instanceof PurchaseRefusedError ||
-    error instanceof ServiceUnavailableError ||
-    error instanceof RateLimitedError
-  );
-}
 
 function idempotencyKeyOf(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;

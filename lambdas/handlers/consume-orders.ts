@@ -2,16 +2,17 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
 
 const deps = {
-  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
-  db: await createPostgresPool(readDatabaseConfig()),
+  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
+  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
   now: Date.now,
   logger,
 };

@@ -1,6 +1,7 @@
+import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { OrderNotFoundError } from "../domain/errors.js";
 import { orderStatus } from "../domain/order-status.js";
 import { orderIdSchema } from "../domain/sale.js";
@@ -10,8 +11,8 @@ import { json } from "../http/responses.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
 
 const deps = {
-  reservations: new RedisReservations(await createRedisClient(readRedisConfig())),
-  db: await createPostgresPool(readDatabaseConfig()),
+  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
+  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
 };
 
 /** GET /orders/{orderId}: the caller's own order, pending or confirmed; 404 otherwise. */

@@ -1,5 +1,5 @@
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisReservations } from "../adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { SaleNotFoundError } from "../domain/errors.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { httpHandler } from "../http/http-handler.js";
@@ -7,7 +7,7 @@ import { pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 
-const reservations = new RedisReservations(await createRedisClient(readRedisConfig()));
+const reservations = new RedisSaleStore(await createRedisClient(readRedisConfig()));
 
 /** GET /sales/{saleId}: the sale's live state, read in one HGETALL. */
 export const handler = httpHandler(

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { bundledOrOnDisk } from "./bundled-files.js";
 
 /**
  * The dashboard page's static files (lambdas/dashboard/), served by the
@@ -28,17 +27,13 @@ export const CONTENT_TYPES: Record<string, string> = {
 
 declare const __DASHBOARD_FILES__: Record<string, string> | undefined;
 
-const DASHBOARD_DIR = fileURLToPath(new URL("../dashboard/", import.meta.url));
+const DASHBOARD_DIR = new URL("../dashboard/", import.meta.url);
 
 function sources(): Record<string, string> {
-  if (typeof __DASHBOARD_FILES__ !== "undefined") return __DASHBOARD_FILES__;
-  if (!existsSync(DASHBOARD_DIR)) {
-    throw new Error(`The dashboard files are neither in the bundle nor in ${DASHBOARD_DIR}`);
-  }
-  return Object.fromEntries(
-    readdirSync(DASHBOARD_DIR)
-      .filter((name) => CONTENT_TYPES[extname(name)] !== undefined)
-      .map((name) => [name, readFileSync(`${DASHBOARD_DIR}${name}`, "utf8")]),
+  return bundledOrOnDisk(
+    typeof __DASHBOARD_FILES__ !== "undefined" ? __DASHBOARD_FILES__ : undefined,
+    DASHBOARD_DIR,
+    (name) => CONTENT_TYPES[extname(name)] !== undefined,
   );
 }
 

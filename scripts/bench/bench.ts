@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { queueDepth } from "../../lambdas/adapters/sqs/queue-depths.js";
-import { saleKeys } from "../../lambdas/domain/sale.js";
 import { signLocalToken } from "../../local/auth.js";
 import { jsonClient } from "../../local/http-client.js";
 import { PROJECT_ROOT } from "../../local/services/index.js";
@@ -37,7 +37,7 @@ import { runWrk, type WrkResult, wrkAvailable } from "./wrk.js";
  *
  * 1. the buy path accepting (large stock, 2,000 users, a unique Idempotency-Key
  *    per request) at each connection count;
- * 2. the reference: a bare node:http server doing one EVALSHA of reserve-4.lua
+ * 2. the reference: a bare node:http server doing one EVALSHA of reserve-6.lua
  *    per request against the same redis-server (scripts/bench/reference-server.ts);
  * 3. the buy path refusing (a sold-out sale: every request is a 409);
  * 4. the consumer draining the queue the buy path filled into Postgres.
@@ -239,7 +239,7 @@ try {
     REDIS_URL: env.REDIS_URL ?? "",
     SALE_ID: referenceSale,
   });
-  say(`reference server (node:http + one EVALSHA of reserve-4.lua) on ${reference.ready.url}`);
+  say(`reference server (node:http + one EVALSHA of reserve-6.lua) on ${reference.ready.url}`);
   await load("reference", referenceSale, 100, warmupSeconds, "warm-up");
   for (const connections of connectionCounts) {
     const label = `reference, ${connections} connections`;
@@ -448,7 +448,7 @@ try {
     `  ${drained.rows.toLocaleString("en-US")} rows in ${drained.seconds.toFixed(1)} s: ${drained.ordersPerSecond.toLocaleString("en-US")} orders/s${drained.complete ? "" : " (INCOMPLETE: timed out)"}`,
   );
   say("direct-INSERT reference and the handler alone (10,000 orders each, batch 100) ...");
-  const reservations = new RedisReservations(redis);
+  const reservations = new RedisSaleStore(redis);
   const insertsPerSecond = await insertReference(
     db,
     (await reservedOrders(reservations, 10_000)).messages,

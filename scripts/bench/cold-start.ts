@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { build } from "esbuild";
 import { Redis } from "ioredis";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { ESM_REQUIRE_BANNER, luaScripts, RUNTIME_PROVIDED_MODULES } from "../../lib/bundling.js";
 import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js";
@@ -45,7 +45,7 @@ try {
   const env = services.env();
   const redis = defineScripts(new Redis(env.REDIS_URL ?? ""));
   const saleId = `cold-${Date.now()}`;
-  await new RedisReservations(redis).upsertSale(
+  await new RedisSaleStore(redis).upsertSale(
     {
       id: saleId,
       name: "cold start",

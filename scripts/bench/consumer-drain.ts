@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type pg from "pg";
 import { insertOrders } from "../../lambdas/adapters/postgres/order-rows.js";
-import type { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import type { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import type { OrderMessage } from "../../lambdas/domain/order-message.js";
+import { orderOf } from "../../lambdas/domain/order-message.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import { type SqsLambda, startSqsEventSource } from "../../local/sqs-event-source.js";
@@ -18,7 +19,7 @@ const perSecond = (count: number, ms: number) => Math.round(count / (ms / 1000))
 
 /** A sale with `count` orders reserved in Redis, and the messages the buy path would have sent for them. */
 export async function reservedOrders(
-  reservations: RedisReservations,
+  reservations: RedisSaleStore,
   count: number,
 ): Promise<{ saleId: string; messages: OrderMessage[] }> {
   const saleId = `bench-${randomUUID().slice(0, 8)}`;
@@ -53,7 +54,7 @@ export async function insertReference(
 ): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < messages.length; i += batchSize) {
-    await insertOrders(db, messages.slice(i, i + batchSize));
+    await insertOrders(db, messages.slice(i, i + batchSize).map(orderOf));
   }
   return perSecond(messages.length, performance.now() - started);
 }

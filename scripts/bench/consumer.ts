@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { migrate } from "../../lambdas/adapters/postgres/migrate.js";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js";
 import { localSqsClient } from "../../local/services/sqs-server.js";
@@ -50,7 +50,7 @@ try {
   pool.on("error", () => {}); // a stop of Postgres may close idle clients
   await migrate(pool);
   const redis = defineScripts(new Redis(services.redis?.url ?? "", { enableAutoPipelining: true }));
-  const reservations = new RedisReservations(redis);
+  const reservations = new RedisSaleStore(redis);
   const sqs = localSqsClient(services.sqs?.endpoint ?? "");
   const queueUrl = services.sqs?.ordersQueueUrl ?? "";
   const consume = (await import("../../lambdas/handlers/consume-orders.js"))

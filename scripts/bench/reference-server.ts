@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
+import { rateKey, saleKeys } from "../../lambdas/adapters/redis/keys.js";
 import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { createSqsClient, SqsOrderQueue } from "../../lambdas/adapters/sqs/client.js";
-import { rateKey, saleKeys } from "../../lambdas/domain/sale.js";
 import { readSqsConfig } from "../../lambdas/platform/config.js";
 
 /**
@@ -66,7 +66,7 @@ const server = createServer((request, response) => {
             saleId,
             userId,
             quantity: 1,
-            reservedAt: new Date(nowMs).toISOString(),
+            reservedAtMs: nowMs,
           });
         }
         return [code, id] as const;

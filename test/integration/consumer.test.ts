@@ -5,7 +5,7 @@ import type { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../lambdas/adapters/postgres/migrate.js";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import { startLocalServices } from "../../local/services/index.js";
@@ -17,14 +17,14 @@ import { orderMessage, sqsEvent, sqsRecord } from "../support/sqs-records.js";
 
 let consume: SqsLambda;
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let db: pg.Pool;
 
 beforeAll(async () => {
   consume = (await import("../../lambdas/handlers/consume-orders.js"))
     .handler as unknown as SqsLambda;
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   db = testDb();
 });
 afterAll(async () => {

@@ -5,8 +5,9 @@ import type { SQSBatchResponse } from "aws-lambda";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
-import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import {
   createHttpHost,
@@ -35,7 +36,7 @@ import { orderMessage, sqsEvent, sqsRecord } from "../support/sqs-records.js";
 
 let redis: Redis;
 let db: pg.Pool;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let buy: HttpLambda;
 let upsertSale: HttpLambda;
 let reconcile: HttpLambda;
@@ -44,7 +45,7 @@ let consume: SqsLambda;
 beforeAll(async () => {
   redis = testRedis();
   db = testDb();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   buy = (await import("../../lambdas/handlers/buy.js")).handler as unknown as HttpLambda;
   upsertSale = (await import("../../lambdas/handlers/upsert-sale.js"))
     .handler as unknown as HttpLambda;

@@ -9,9 +9,10 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../../lambdas/adapters/postgres/order-rows.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { persistOrders } from "../../lambdas/domain/persist-orders.js";
-import { saleKeys } from "../../lambdas/domain/sale.js";
 import { type StoreAccess, verifySale } from "../../loadtest/consistency.js";
 import { identitySource } from "../../loadtest/identity.js";
 import { type AcceptedOrder, appendAccepted, startRun } from "../../loadtest/run-record.js";
@@ -92,10 +93,10 @@ async function consistentSale(): Promise<{ saleId: string; accepted: AcceptedOrd
     expect(reply.status).toBe(202);
     accepted.push({ orderId: reply.body.orderId ?? "", userId, quantity: 1 });
   }
-  const reservations = new RedisReservations(redis);
+  const reservations = new RedisSaleStore(redis);
   const orders = await reservations.listOrders(saleId);
   await persistOrders(
-    { reservations, db, now: Date.now, logger: silent },
+    { reservations, orderRows: new PostgresOrderRows(db), now: Date.now, logger: silent },
     orders.map((order) =>
       sqsRecord({
         orderId: order.orderId,

@@ -2,14 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import { createHttpHost, listen, loadRouteHandlers } from "../../local/http-host.js";
 import { saleSnapshot, testRedis, uniqueSaleId } from "../support/fixtures.js";
 
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let server: Server;
 let base: string;
 const jwt = localJwtSettings({});
@@ -17,7 +17,7 @@ const NOW = Date.parse("2026-11-25T12:00:00Z");
 
 beforeAll(async () => {
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   server = createHttpHost({ handlers: await loadRouteHandlers(), jwt });
   base = `http://127.0.0.1:${await listen(server, 0)}`;
 });
@@ -51,7 +51,7 @@ async function createSale(body: Record<string, unknown> = {}) {
   return id;
 }
 
-describe("per-buyer rate limit (token bucket in reserve-5.lua)", () => {
+describe("per-buyer rate limit (token bucket in reserve-6.lua)", () => {
   it("lets a burst through, refuses the next request with a wait, and refills over time", async () => {
     const saleId = uniqueSaleId("rl");
     await reservations.upsertSale(

@@ -6,12 +6,14 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../../lambdas/adapters/postgres/order-rows.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { queueDepth } from "../../lambdas/adapters/sqs/queue-depths.js";
 import { redrive } from "../../lambdas/adapters/sqs/redrive.js";
 import { persistOrders } from "../../lambdas/domain/persist-orders.js";
 import { reconcileSale } from "../../lambdas/domain/reconcile.js";
-import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
 import {
   type LocalServices,
   PROJECT_ROOT,
@@ -25,14 +27,14 @@ import { orderMessage, sqsRecord } from "../support/sqs-records.js";
 // Its own SQS server, so queue depths are this file's alone.
 let sqsOnly: LocalServices;
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let db: pg.Pool;
 const silent = new Logger({ logLevel: "SILENT" });
 
 beforeAll(async () => {
   sqsOnly = await startLocalServices({ only: ["sqs"] });
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   db = testDb();
 });
 afterAll(async () => {
@@ -45,7 +47,7 @@ function deps() {
   const sqs = localSqsClient(sqsOnly.sqs?.endpoint ?? "");
   return {
     reservations,
-    db,
+    orderRows: new PostgresOrderRows(db),
     now: Date.now,
     queueDepths: async () => ({
       orders: await queueDepth(sqs, sqsOnly.sqs?.ordersQueueUrl ?? ""),
@@ -82,7 +84,7 @@ async function persistedSale(count: number) {
     });
   }
   await persistOrders(
-    { reservations, db, now: Date.now, logger: silent },
+    { reservations, orderRows: new PostgresOrderRows(db), now: Date.now, logger: silent },
     messages.map((m) => sqsRecord(m)),
   );
   return { saleId, messages };

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisClient } from "../../lambdas/adapters/redis/client.js";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
-import { homeShard, newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
+import { homeShard, saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
 import { readRedisConfig } from "../../lambdas/platform/config.js";
 import { RUNS_DIR } from "../../local/services/index.js";
 import { type RedisClusterService, startRedisCluster } from "../../local/services/redis-cluster.js";
@@ -14,7 +15,7 @@ import { uniqueSaleId } from "../support/fixtures.js";
 // A real three-master Redis Cluster, as ElastiCache runs in cluster mode.
 let cluster: RedisClusterService;
 let client: Cluster;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 const dir = join(RUNS_DIR, `cluster-${process.pid}-${Date.now()}`);
 const NOW = Date.now();
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   client = (await createRedisClient(
     readRedisConfig({ REDIS_URL: cluster.url, REDIS_CLUSTER: "true" }),
   )) as Cluster;
-  reservations = new RedisReservations(client);
+  reservations = new RedisSaleStore(client);
 });
 afterAll(async () => {
   client?.disconnect();

@@ -2,18 +2,20 @@ import { randomUUID } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations, type SaleDefinition } from "../../lambdas/adapters/redis/sale-store.js";
-import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
+import type { SaleDefinition } from "../../lambdas/domain/ports.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
 import { saleSnapshot, testRedis, uniqueSaleId } from "../support/fixtures.js";
 
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 const NOW = Date.parse("2026-11-25T12:00:00Z");
 const HOUR = 3600_000;
 
 beforeAll(() => {
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
 });
 afterAll(() => redis.quit());
 
@@ -43,7 +45,7 @@ function reserve(
   });
 }
 
-describe("reserve-4.lua", () => {
+describe("reserve-6.lua", () => {
   it("reserves exactly the stock under 10,000 concurrent buys from 1,000 users with limit 2", async () => {
     const saleId = await openSale({
       stock: 100,

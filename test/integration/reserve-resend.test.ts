@@ -1,16 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations, type ReserveRequest } from "../../lambdas/adapters/redis/sale-store.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
+import type { ReserveRequest } from "../../lambdas/domain/ports.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import { testRedis, uniqueSaleId } from "../support/fixtures.js";
 
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 
 beforeAll(() => {
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
 });
 afterAll(() => redis.quit());
 
@@ -21,7 +22,7 @@ afterAll(() => redis.quit());
  * the idempotency key and came back as a replay, so the buy answered 202
  * without ever sending the order's message.
  */
-describe("RedisReservations.reserve, run twice for one request", () => {
+describe("RedisSaleStore.reserve, run twice for one request", () => {
   it("reports the second run of the same request as its own fresh reservation, not a replay", async () => {
     const saleId = uniqueSaleId("resend");
     await reservations.upsertSale(

@@ -2,15 +2,17 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertOrders } from "../../lambdas/adapters/postgres/order-rows.js";
-import { RedisReservations } from "../../lambdas/adapters/redis/sale-store.js";
+import { insertOrders, PostgresOrderRows } from "../../lambdas/adapters/postgres/order-rows.js";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
 import {
   RECENT_SALES_CAP,
   RECENT_SALES_KEY,
-  rememberSale,
-} from "../../lambdas/domain/recent-sales.js";
-import { newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
-import { historyKey, type SaleStatsDeps, saleStats } from "../../lambdas/domain/sale-stats.js";
+  RedisRecentSalesIndex,
+} from "../../lambdas/adapters/redis/recent-sales-index.js";
+import { historyKey, RedisSaleCounters } from "../../lambdas/adapters/redis/sale-counters.js";
+import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
+import { type SaleStatsDeps, saleStats } from "../../lambdas/domain/sale-stats.js";
 import type { SaleStatsView } from "../../lambdas/domain/sale-stats-view.js";
 import { localJwtSettings, signLocalToken } from "../../local/auth.js";
 import {
@@ -23,7 +25,7 @@ import { testDb } from "../support/db.js";
 import { admin, buyer, invoke, testRedis, uniqueSaleId } from "../support/fixtures.js";
 
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let db: pg.Pool;
 let upsertSale: HttpLambda;
 let stats: HttpLambda;
@@ -31,7 +33,7 @@ let sales: HttpLambda;
 
 beforeAll(async () => {
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   db = testDb();
   const handlerOf = (module: { handler: unknown }) => module.handler as HttpLambda;
   upsertSale = handlerOf(await import("../../lambdas/handlers/upsert-sale.js"));
@@ -74,8 +76,8 @@ async function reserve(saleId: string, userId: string, quantity = 1) {
 function deps(overrides: Partial<SaleStatsDeps> = {}): SaleStatsDeps & { clock: number } {
   const d: SaleStatsDeps & { clock: number } = {
     clock: T0,
-    redis,
-    db,
+    counters: new RedisSaleCounters(redis),
+    orderRows: new PostgresOrderRows(db),
     queueDepths: async () => ({ orders: 3, dlq: 1 }),
     now: (): number => d.clock,
     ...overrides,
@@ -186,7 +188,7 @@ describe("saleStats (lambdas/domain/sale-stats.ts)", () => {
         saleId,
         userId: b.userId,
         quantity: b.quantity,
-        reservedAt: new Date().toISOString(),
+        reservedAtMs: Date.now(),
       })),
     );
     const view = (await saleStats(deps(), saleId)) as SaleStatsView;
@@ -299,7 +301,7 @@ describe("GET /admin/sales", () => {
     expect(await redis.zscore(RECENT_SALES_KEY, saleId)).toBe(firstSeen);
 
     for (let i = 0; i < RECENT_SALES_CAP + 5; i++) {
-      await rememberSale(redis, uniqueSaleId("cap"), Date.now() + i);
+      await new RedisRecentSalesIndex(redis).remember(uniqueSaleId("cap"), Date.now() + i);
     }
     expect(await redis.zcard(RECENT_SALES_KEY)).toBe(RECENT_SALES_CAP);
   });

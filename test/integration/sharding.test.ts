@@ -4,18 +4,20 @@ import calculateSlot from "cluster-key-slot";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisReservations, splitStock } from "../../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../../lambdas/adapters/postgres/order-rows.js";
+import { homeShard, saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore, splitStock } from "../../lambdas/adapters/redis/sale-store.js";
 import { queueDepth } from "../../lambdas/adapters/sqs/queue-depths.js";
 import { persistOrders } from "../../lambdas/domain/persist-orders.js";
 import { reconcileSale } from "../../lambdas/domain/reconcile.js";
-import { homeShard, newOrderId, saleKeys } from "../../lambdas/domain/sale.js";
+import { newOrderId } from "../../lambdas/domain/sale.js";
 import { testDb } from "../support/db.js";
 import { testRedis, uniqueSaleId } from "../support/fixtures.js";
 import { testSqs } from "../support/sqs.js";
 import { sqsRecord } from "../support/sqs-records.js";
 
 let redis: Redis;
-let reservations: RedisReservations;
+let reservations: RedisSaleStore;
 let db: pg.Pool;
 const sqs = testSqs();
 const NOW = Date.parse("2026-11-25T12:00:00Z");
@@ -23,7 +25,7 @@ const NO_RATE_LIMIT = { burst: 0, perSecond: 1 };
 
 beforeAll(() => {
   redis = testRedis();
-  reservations = new RedisReservations(redis);
+  reservations = new RedisSaleStore(redis);
   db = testDb();
 });
 afterAll(async () => {
@@ -194,14 +196,19 @@ describe("stock sharding", () => {
       });
     }
     const results = await persistOrders(
-      { reservations, db, now: Date.now, logger: new Logger({ logLevel: "SILENT" }) },
+      {
+        reservations,
+        orderRows: new PostgresOrderRows(db),
+        now: Date.now,
+        logger: new Logger({ logLevel: "SILENT" }),
+      },
       messages.map((m) => sqsRecord(m)),
     );
     expect(results.every((r) => r.status === "fulfilled")).toBe(true);
     const report = await reconcileSale(
       {
         reservations,
-        db,
+        orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: async () => ({
           orders: await queueDepth(sqs.sqs, sqs.queueUrl),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqsClient, SqsOrderQueue } from "../../lambdas/adapters/sqs/client.js";
+import { orderOf } from "../../lambdas/domain/order-message.js";
 import { readSqsConfig } from "../../lambdas/platform/config.js";
 import { startTcpProxy, type TcpProxy } from "../../local/services/index.js";
 import { orderMessage } from "../support/sqs-records.js";
@@ -26,7 +27,7 @@ describe("createSqsClient", () => {
     const started = Date.now();
     try {
       const outcome = await Promise.race([
-        queue.send(orderMessage("deadline")).then(
+        queue.send(orderOf(orderMessage("deadline"))).then(
           () => "sent",
           (error: Error) => error.name,
         ),

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { Redis } from "ioredis";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
 import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
-import { saleKeys } from "../../lambdas/domain/sale.js";
 import { apiGatewayEvent, type EventInput } from "../../local/apigw-event.js";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";

@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { saleFromHash } from "../../lambdas/adapters/redis/sale-hash.js";
 import { reserveOutcome } from "../../lambdas/adapters/redis/sale-store.js";
-import {
-  newOrderId,
-  saleFromHash,
-  saleIdOfOrder,
-  saleKeys,
-  saleStatus,
-} from "../../lambdas/domain/sale.js";
+import { newOrderId, saleIdOfOrder, saleStatus } from "../../lambdas/domain/sale.js";
 
 describe("saleStatus", () => {
   const sale = { remaining: 5, startsAtMs: 1_000, endsAtMs: 2_000 };

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { buyerIdProblem, MAX_BUYER_ID_LENGTH } from "../../lambdas/domain/buyer-id.js";
 import { InvalidIdentityError, UnauthorizedError } from "../../lambdas/domain/errors.js";
-import { encodeOrderMessage, orderMessageSchema } from "../../lambdas/domain/order-message.js";
-import { parseOrderMessage } from "../../lambdas/domain/persist-orders.js";
+import {
+  encodeOrderMessage,
+  orderMessageSchema,
+  parseOrderMessage,
+} from "../../lambdas/domain/order-message.js";
 import { newOrderId, orderIdSchema } from "../../lambdas/domain/sale.js";
 import { domainErrorResponse } from "../../lambdas/http/error-mapping.js";
 import { callerId, type HttpEvent } from "../../lambdas/http/request.js";

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { LATENCY_BUCKETS_MS, latencyField } from "../../lambdas/adapters/redis/buy-counters.js";
 import {
   counterDelta,
   histogramPercentile,
+  LATENCY_BUCKETS_MS,
   latencyBuckets,
+  latencyField,
   latencySummary,
   outcomes,
   perSecond,

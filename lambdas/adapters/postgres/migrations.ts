@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { bundledOrOnDisk } from "../../platform/bundled-files.js";
 
 /**
  * The SQL migrations in lambdas/adapters/postgres/migrations/, in name order. Lambda bundles
@@ -16,14 +16,11 @@ declare const __SQL_MIGRATIONS__: Record<string, string> | undefined;
 const MIGRATIONS_DIR = new URL("./migrations/", import.meta.url);
 
 export function loadMigrations(): Migration[] {
-  const files: Record<string, string> =
-    typeof __SQL_MIGRATIONS__ !== "undefined"
-      ? __SQL_MIGRATIONS__
-      : Object.fromEntries(
-          readdirSync(MIGRATIONS_DIR)
-            .filter((name) => name.endsWith(".sql"))
-            .map((name) => [name, readFileSync(new URL(name, MIGRATIONS_DIR), "utf8")]),
-        );
+  const files = bundledOrOnDisk(
+    typeof __SQL_MIGRATIONS__ !== "undefined" ? __SQL_MIGRATIONS__ : undefined,
+    MIGRATIONS_DIR,
+    (name) => name.endsWith(".sql"),
+  );
   return Object.keys(files)
     .sort()
     .map((name) => ({ version: name.replace(/\.sql$/, ""), sql: files[name] as string }));

@@ -1,17 +1,8 @@
 import type pg from "pg";
-import type { OrderMessage } from "../../domain/order-message.js";
+import type { Order, OrderRow } from "../../domain/order.js";
+import type { InsertResult, OrderRows } from "../../domain/ports.js";
 
 /** Order rows in Postgres. Every write is idempotent on order_id. */
-
-export interface OrderRow {
-  orderId: string;
-  saleId: string;
-  userId: string;
-  quantity: number;
-  reservedAt: Date;
-  persistedAt: Date;
-  status: "confirmed" | "cancelled";
-}
 
 /**
  * Inserts a batch in one round trip. Arrays go in as parameters and unnest
@@ -21,7 +12,7 @@ export interface OrderRow {
  */
 export async function insertOrders(
   db: pg.Pool | pg.PoolClient,
-  orders: OrderMessage[],
+  orders: Order[],
 ): Promise<string[]> {
   if (orders.length === 0) return [];
   const result = await db.query<{ order_id: string }>(
@@ -34,7 +25,7 @@ export async function insertOrders(
       orders.map((o) => o.saleId),
       orders.map((o) => o.userId),
       orders.map((o) => o.quantity),
-      orders.map((o) => o.reservedAt),
+      orders.map((o) => new Date(o.reservedAtMs)),
     ],
   );
   return result.rows.map((row) => row.order_id);
@@ -50,13 +41,6 @@ export function isDataError(error: unknown): boolean {
   return typeof code === "string" && /^(22|23|54)/.test(code);
 }
 
-export interface InsertResult {
-  /** Ids that are rows now and were not before. */
-  inserted: string[];
-  /** Orders Postgres refused for their own data, each with its error; the others are unaffected. */
-  refused: Array<{ order: OrderMessage; error: Error }>;
-}
-
 /**
  * insertOrders, with each bad row isolated: the batch goes in one statement;
  * only if Postgres refuses its data is it inserted again row by row, so one
@@ -65,7 +49,7 @@ export interface InsertResult {
  */
 export async function insertOrdersIsolated(
   db: pg.Pool | pg.PoolClient,
-  orders: OrderMessage[],
+  orders: Order[],
 ): Promise<InsertResult> {
   try {
     return { inserted: await insertOrders(db, orders), refused: [] };
@@ -104,8 +88,8 @@ const toOrderRow = (row: DbRow): OrderRow => ({
   saleId: row.sale_id,
   userId: row.user_id,
   quantity: row.quantity,
-  reservedAt: row.reserved_at,
-  persistedAt: row.persisted_at,
+  reservedAtMs: row.reserved_at.getTime(),
+  persistedAtMs: row.persisted_at.getTime(),
   status: row.status,
 });
 
@@ -133,4 +117,25 @@ export async function countOrdersOfSale(
     [saleId],
   );
   return result.rows[0] ?? { rows: 0, units: 0 };
+}
+
+/** The OrderRows port over a pool. */
+export class PostgresOrderRows implements OrderRows {
+  constructor(private readonly db: pg.Pool) {}
+
+  insert(orders: Order[]): Promise<InsertResult> {
+    return insertOrdersIsolated(this.db, orders);
+  }
+
+  find(orderId: string): Promise<OrderRow | null> {
+    return findOrder(this.db, orderId);
+  }
+
+  ofSale(saleId: string): Promise<OrderRow[]> {
+    return ordersOfSale(this.db, saleId);
+  }
+
+  countOfSale(saleId: string): Promise<{ rows: number; units: number }> {
+    return countOrdersOfSale(this.db, saleId);
+  }
 }

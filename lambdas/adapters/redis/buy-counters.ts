@@ -1,4 +1,6 @@
-import { saleKeys } from "../../domain/sale.js";
+import type { BuyCounters } from "../../domain/ports.js";
+import { latencyField } from "../../domain/stats-counters.js";
+import { saleKeys } from "./keys.js";
 import type { RedisClient } from "./scripts.js";
 
 /**
@@ -9,17 +11,7 @@ import type { RedisClient } from "./scripts.js";
  * so the dashboard costs the buy path no round trip.
  */
 
-/** Upper bounds of the latency buckets, in ms; a last bucket `inf` catches the rest. */
-export const LATENCY_BUCKETS_MS = [
-  1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1300, 2000, 5000,
-];
-
-export function latencyField(ms: number): string {
-  const bound = LATENCY_BUCKETS_MS.find((upper) => ms <= upper);
-  return `lat:${bound ?? "inf"}`;
-}
-
-export class BuyStatsRecorder {
+export class BuyStatsRecorder implements BuyCounters {
   private pending = new Map<string, Map<string, number>>();
   private lastFlushMs: number;
   private trailing: ReturnType<typeof setTimeout> | undefined;

@@ -1,13 +1,25 @@
-import type { RefusalReason } from "../../domain/errors.js";
+import type { OrderRecord } from "../../domain/order.js";
+import type {
+  ConfirmOutcome,
+  ConfirmRequest,
+  RejectedRestore,
+  ReleaseOutcome,
+  ReserveOutcome,
+  ReserveRequest,
+  RestoreRejection,
+  SaleDefinition,
+  SaleStore,
+  UpsertSaleOutcome,
+} from "../../domain/ports.js";
+import { DEFAULT_RATE_LIMIT, type Sale } from "../../domain/sale.js";
+import { homeShard, rateKey, saleKeys } from "./keys.js";
 import {
-  DEFAULT_RATE_LIMIT,
-  homeShard,
   mergeShardHashes,
-  rateKey,
-  type Sale,
+  readEveryShard,
   saleFromHash,
-  saleKeys,
-} from "../../domain/sale.js";
+  saleHashOfShard,
+  shardCountOf,
+} from "./sale-hash.js";
 import type {
   ConfirmReply,
   RedisClient,
@@ -15,6 +27,7 @@ import type {
   ReserveReply,
   UpsertSaleReply,
 } from "./scripts.js";
+import { codeOf } from "./scripts.js";
 
 /**
  * The sale's state in Redis, reached only through the Lua scripts (writes)
@@ -32,103 +45,15 @@ import type {
  * code: one call per buy.
  */
 
-export type ReserveOutcome =
-  | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
-  | {
-      kind: "refused";
-      reason: RefusalReason;
-      remaining: number;
-      version: number;
-      /** Not counted in the sale's live counters by Redis (the caller must count it). */
-      uncounted?: boolean;
-    }
-  | { kind: "rate_limited"; retryAfterMs: number }
-  | { kind: "not_found" };
-
-/** Mirrors the codes documented in lua/reserve-6.lua. */
-const REFUSALS: Record<number, RefusalReason> = {
-  [-2]: "SALE_NOT_OPEN",
-  [-3]: "SALE_ENDED",
-  [-4]: "SOLD_OUT",
-  [-5]: "INSUFFICIENT_STOCK",
-  [-6]: "LIMIT_REACHED",
-};
-
 export function reserveOutcome([code, orderId, remaining, version]: ReserveReply): ReserveOutcome {
-  if (code === 1 || code === 2) {
-    return { kind: "accepted", orderId, remaining, version, replayed: code === 2 };
+  const meaning = codeOf("reserve", code);
+  if (meaning === "accepted" || meaning === "replayed") {
+    return { kind: "accepted", orderId, remaining, version, replayed: meaning === "replayed" };
   }
-  if (code === -1) return { kind: "not_found" };
+  if (meaning === "not_found") return { kind: "not_found" };
   // For a rate-limited buy the script returns the wait in the third slot.
-  if (code === -7) return { kind: "rate_limited", retryAfterMs: remaining };
-  const reason = REFUSALS[code];
-  if (reason === undefined) throw new Error(`reserve-6.lua returned unknown code ${code}`);
-  return { kind: "refused", reason, remaining, version };
-}
-
-export interface ReserveRequest {
-  saleId: string;
-  userId: string;
-  quantity: number;
-  nowMs: number;
-  orderId: string;
-  idempotencyKey: string | undefined;
-}
-
-export type ReleaseOutcome = "released" | "already_released" | "unknown_order" | "confirmed";
-
-const RELEASES: Record<number, ReleaseOutcome> = {
-  1: "released",
-  0: "already_released",
-  [-1]: "unknown_order",
-  [-2]: "confirmed",
-};
-
-export type ConfirmOutcome =
-  | "confirmed"
-  | "already_confirmed"
-  | "restored"
-  | "restored_oversold"
-  | "released"
-  | "sale_unknown"
-  | "mismatch"
-  | "restore_rejected";
-
-/** Mirrors the codes documented in lua/confirm-4.lua. */
-const CONFIRMS: Record<number, ConfirmOutcome> = {
-  1: "confirmed",
-  0: "already_confirmed",
-  2: "restored",
-  3: "restored_oversold",
-  [-1]: "released",
-  [-2]: "sale_unknown",
-  [-3]: "mismatch",
-  [-4]: "restore_rejected",
-};
-
-/** Why confirm-4.lua refused to restore an order from its message. */
-export type RestoreRejection = "OVER_LIMIT" | "OVER_STOCK";
-
-/** An order the consumer could not restore (the rejected hash), for reconcile. */
-export interface RejectedRestore {
-  orderId: string;
-  saleId: string;
-  userId: string;
-  quantity: number;
-  reservedAtMs: number;
-  reason: RestoreRejection;
-  atMs: number;
-}
-
-/** An order as Redis records it (the JSON value in {sale:<id>}:orders). */
-export interface OrderRecord {
-  orderId: string;
-  saleId: string;
-  state: "reserved" | "confirmed" | "released";
-  userId: string;
-  quantity: number;
-  reservedAtMs: number;
-  confirmedAtMs: number | undefined;
+  if (meaning === "rate_limited") return { kind: "rate_limited", retryAfterMs: remaining };
+  return { kind: "refused", reason: meaning, remaining, version };
 }
 
 export function orderRecordFrom(saleId: string, orderId: string, json: string): OrderRecord {
@@ -150,40 +75,7 @@ export function orderRecordFrom(saleId: string, orderId: string, json: string): 
   };
 }
 
-export interface ConfirmRequest {
-  saleId: string;
-  orderId: string;
-  userId: string;
-  quantity: number;
-  reservedAtMs: number;
-  nowMs: number;
-  /**
-   * Where the order's data comes from: a queue message (checked against the
-   * sale before an order Redis lost is restored) or a persisted row (the
-   * truth: its units are sold, and restoring it counts them whatever the stock).
-   */
-  source: "message" | "row";
-}
-
-export type UpsertSaleOutcome =
-  | { kind: "created" | "updated"; remaining: number; version: number }
-  | { kind: "stock_below_sold"; sold: number }
-  | { kind: "shards_immutable"; shards: number };
-
-export interface SaleDefinition {
-  id: string;
-  name: string;
-  stock: number;
-  perUserLimit: number;
-  startsAtMs: number;
-  endsAtMs: number;
-  /** Buy requests per buyer: burst, then perSecond; burst 0 turns the limit off. Defaults apply when absent. */
-  rateLimit?: { burst: number; perSecond: number };
-  /** Stock shards, fixed when the sale is created (default 1). */
-  shards?: number;
-}
-
-export class RedisReservations {
+export class RedisSaleStore implements SaleStore {
   /** Shard counts never change after creation, so each container learns them once per sale. */
   private readonly shardCounts = new Map<string, number>();
 
@@ -194,7 +86,7 @@ export class RedisReservations {
     const known = this.shardCounts.get(saleId);
     if (known !== undefined) return known;
     const [stock, raw] = await this.redis.hmget(saleKeys(saleId).sale, "stock", "shards");
-    const shards = Math.max(1, Number(raw ?? 1));
+    const shards = shardCountOf({ shards: raw });
     // An unknown sale is not cached: it may be created a moment later.
     if (stock !== null) this.shardCounts.set(saleId, shards);
     return shards;
@@ -268,8 +160,7 @@ export class RedisReservations {
       keys.idempotency,
       orderId,
     );
-    const outcome = RELEASES[code];
-    if (outcome === undefined) throw new Error(`release-4.lua returned unknown code ${code}`);
+    const outcome = codeOf("release", code);
     if (outcome === "released" && stockShard !== "") {
       await this.redis.giveBack(saleKeys(saleId, Number(stockShard)).sale, quantity);
     }
@@ -291,9 +182,7 @@ export class RedisReservations {
       request.nowMs,
       request.source,
     );
-    const outcome = CONFIRMS[code];
-    if (outcome === undefined) throw new Error(`confirm-4.lua returned unknown code ${code}`);
-    return outcome;
+    return codeOf("confirm", code);
   }
 
   /** Orders whose restore the sale refused, over all shards. */
@@ -354,7 +243,7 @@ export class RedisReservations {
   async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {
     const existing = await this.redis.hmget(saleKeys(sale.id).sale, "stock", "shards");
     const created = existing[0] === null;
-    const shards = created ? (sale.shards ?? 1) : Math.max(1, Number(existing[1] ?? 1));
+    const shards = created ? (sale.shards ?? 1) : shardCountOf({ shards: existing[1] });
     if (!created && sale.shards !== undefined && sale.shards !== shards) {
       return { kind: "shards_immutable", shards };
     }
@@ -427,12 +316,9 @@ export class RedisReservations {
 
   /** The sale as one: stock and remaining summed over its shards. */
   async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
-    const first = await this.redis.hgetall(saleKeys(saleId).sale);
-    const shards = Math.max(1, Number(first.shards ?? 1));
-    const others = await Promise.all(
-      Array.from({ length: shards - 1 }, (_, i) =>
-        this.redis.hgetall(saleKeys(saleId, i + 1).sale),
-      ),
+    const [first, ...others] = await readEveryShard(
+      saleHashOfShard(this.redis, saleId),
+      (hash) => hash,
     );
     return saleFromHash(saleId, mergeShardHashes(first, others), nowMs);
   }

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Cluster, Redis, Result } from "ioredis";
+import { bundledOrOnDisk } from "../../platform/bundled-files.js";
 
 /** A single-node client, or a Redis Cluster client (ElastiCache in cluster mode). */
 export type RedisClient = Redis | Cluster;
@@ -29,13 +29,21 @@ declare const __LUA_SCRIPTS__: Record<string, string> | undefined;
 
 const LUA_DIR = new URL("../../../lua/", import.meta.url);
 
+let scripts: Record<string, string> | undefined;
+
 export function scriptSource(file: string): string {
-  if (typeof __LUA_SCRIPTS__ !== "undefined") {
-    const bundled = __LUA_SCRIPTS__[file];
-    if (bundled === undefined) throw new Error(`Lua script ${file}.lua is not in the bundle`);
-    return bundled;
-  }
-  return readFileSync(new URL(`${file}.lua`, LUA_DIR), "utf8");
+  scripts ??=
+    typeof __LUA_SCRIPTS__ !== "undefined"
+      ? __LUA_SCRIPTS__
+      : Object.fromEntries(
+          Object.entries(bundledOrOnDisk(undefined, LUA_DIR, (name) => name.endsWith(".lua"))).map(
+            ([name, text]) => [name.replace(/\.lua$/, ""), text],
+          ),
+        );
+  const source = scripts[file];
+  if (source === undefined)
+    throw new Error(`Lua script ${file}.lua is neither in the bundle nor in lua/`);
+  return source;
 }
 
 export function keyCount(file: string): number {
@@ -51,7 +59,51 @@ const sources = Object.fromEntries(
   ]),
 ) as Record<ScriptName, { lua: string; numberOfKeys: number }>;
 
-/** Raw replies as the scripts return them; lambdas/domain turns them into typed outcomes. */
+/**
+ * What each script's reply code means, mirrored from the "Returns" list in
+ * its header (test/unit/script-codes.test.ts keeps the two in step). The sale
+ * store turns replies into the domain's outcomes with these.
+ */
+export const SCRIPT_CODES = {
+  reserve: {
+    1: "accepted",
+    2: "replayed",
+    [-1]: "not_found",
+    [-2]: "SALE_NOT_OPEN",
+    [-3]: "SALE_ENDED",
+    [-4]: "SOLD_OUT",
+    [-5]: "INSUFFICIENT_STOCK",
+    [-6]: "LIMIT_REACHED",
+    [-7]: "rate_limited",
+  },
+  release: { 1: "released", 0: "already_released", [-1]: "unknown_order", [-2]: "confirmed" },
+  confirm: {
+    1: "confirmed",
+    0: "already_confirmed",
+    2: "restored",
+    3: "restored_oversold",
+    [-1]: "released",
+    [-2]: "sale_unknown",
+    [-3]: "mismatch",
+    [-4]: "restore_rejected",
+  },
+  takeStock: { 1: "taken", 0: "not_enough", [-1]: "no_shard" },
+  giveBack: { 1: "given_back", [-1]: "no_shard" },
+  upsertSale: { 1: "created", 0: "updated", [-1]: "stock_below_sold" },
+} as const satisfies Record<ScriptName, Record<number, string>>;
+
+/** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
+export function codeOf<S extends ScriptName>(
+  script: S,
+  code: number,
+): (typeof SCRIPT_CODES)[S][keyof (typeof SCRIPT_CODES)[S]] {
+  const meaning = (SCRIPT_CODES[script] as Record<number, string>)[code];
+  if (meaning === undefined)
+    throw new Error(`${SCRIPT_FILES[script]}.lua returned unknown code ${code}`);
+  return meaning as (typeof SCRIPT_CODES)[S][keyof (typeof SCRIPT_CODES)[S]];
+}
+
+/** Raw replies as the scripts return them; the sale store turns them into typed outcomes. */
 export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
 export type ReleaseReply = [code: number, remaining: number, stockShard: string, quantity: number];
 export type StockReply = [code: number, remaining: number];

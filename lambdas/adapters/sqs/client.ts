@@ -2,11 +2,9 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import {
-  encodeOrderMessage,
-  type OrderMessage,
-  type OrderQueue,
-} from "../../domain/order-message.js";
+import type { Order } from "../../domain/order.js";
+import { encodeOrderMessage, messageOf } from "../../domain/order-message.js";
+import type { OrderQueue } from "../../domain/ports.js";
 import type { SqsConfig } from "../../platform/config.js";
 
 /**
@@ -42,9 +40,12 @@ export class SqsOrderQueue implements OrderQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async send(message: OrderMessage): Promise<void> {
+  async send(order: Order): Promise<void> {
     await this.sqs.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: encodeOrderMessage(message) }),
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: encodeOrderMessage(messageOf(order)),
+      }),
     );
   }
 }

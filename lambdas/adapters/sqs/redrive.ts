@@ -4,7 +4,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { parseOrderMessage } from "../../domain/persist-orders.js";
+import { parseOrderMessage } from "../../domain/order-message.js";
 
 export interface RedriveResult {
   moved: number;

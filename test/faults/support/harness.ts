@@ -8,11 +8,12 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { vi } from "vitest";
 import { migrate } from "../../../lambdas/adapters/postgres/migrate.js";
-import { RedisReservations } from "../../../lambdas/adapters/redis/sale-store.js";
+import { PostgresOrderRows } from "../../../lambdas/adapters/postgres/order-rows.js";
+import { saleKeys } from "../../../lambdas/adapters/redis/keys.js";
+import { RedisSaleStore } from "../../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../../lambdas/adapters/redis/scripts.js";
 import { queueDepth } from "../../../lambdas/adapters/sqs/queue-depths.js";
 import { type ReconcileReport, reconcileSale } from "../../../lambdas/domain/reconcile.js";
-import { saleKeys } from "../../../lambdas/domain/sale.js";
 import { localJwtSettings, signLocalToken } from "../../../local/auth.js";
 import { jsonClient } from "../../../local/http-client.js";
 import type { HttpLambda } from "../../../local/http-host.js";
@@ -419,8 +420,8 @@ export function reconcileWith(redis: Redis, db: pg.Pool, sqs: SQSClient, service
   return (saleId: string, options: { repair: boolean; graceMs: number }) =>
     reconcileSale(
       {
-        reservations: new RedisReservations(redis),
-        db,
+        reservations: new RedisSaleStore(redis),
+        orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: () => depths(sqs, services),
       },

@@ -1,0 +1,53 @@
+/**
+ * How a sale's state is laid out in Redis: its keys, their hash tags, and
+ * which shard holds a buyer. The Lua scripts in lua/ receive these keys.
+ */
+
+export interface SaleKeys {
+  sale: string;
+  buyers: string;
+  orders: string;
+  idempotency: string;
+  /** Live counters: outcomes (written by reserve-6.lua) and latency buckets (written by the buy containers). */
+  stats: string;
+  /** Orders the consumer could not restore from their message (confirm-4.lua), for reconcile. */
+  rejected: string;
+}
+
+/** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
+export function rateKey(saleId: string, userId: string, shard = 0): string {
+  return `${saleKeys(saleId, shard).sale}:rate:${userId}`;
+}
+
+/**
+ * The shard that holds a buyer's state (units held, orders, idempotency,
+ * rate bucket): FNV-1a of the user id. Every buy of a user checks the limit
+ * there, so the per-user limit stays exact however the stock is split.
+ */
+export function homeShard(userId: string, shards: number): number {
+  if (shards <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+/**
+ * All keys of a sale share the hash tag `{sale:<id>}`, so they sit in one
+ * Redis Cluster slot and one Lua call may touch them all. A sharded sale
+ * (see sale-store.ts) has one such set per shard, tagged `{sale:<id>#<n>}`
+ * for n >= 1, so its shards spread over the cluster's slots.
+ */
+export function saleKeys(saleId: string, shard = 0): SaleKeys {
+  const tag = shard === 0 ? `{sale:${saleId}}` : `{sale:${saleId}#${shard}}`;
+  return {
+    sale: tag,
+    buyers: `${tag}:buyers`,
+    orders: `${tag}:orders`,
+    idempotency: `${tag}:idem`,
+    stats: `${tag}:stats`,
+    rejected: `${tag}:rejected`,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Every answer the API gives other than a success, in one table: its code
+ * (what clients see in `{ "error": { "code" } }`), its HTTP status, its
+ * default message, and who counts it in the sale's live counters. The domain
+ * errors (errors.ts), the HTTP mapping (lambdas/http/error-mapping.ts), the
+ * counters (stats-counters.ts) and the refusal codes of the reserve script
+ * (lambdas/adapters/redis/scripts.ts) are all derived from it.
+ *
+ * `counter`: the field of `{sale:<id>}:stats` the outcome increments.
+ * `countedBy`: "reserve-script" when lua/reserve-6.lua counts it in the same
+ * call that decides it; "buy-container" when the buy container does (it
+ * answered without Redis, or after Redis); absent when it is not counted.
+ */
+export interface OutcomeSpec {
+  status: number;
+  message: string;
+  /** A refusal of a buy by the sale's rules (409): the reasons a client can act on. */
+  refusal?: true;
+  counter?: string;
+  countedBy?: "reserve-script" | "buy-container";
+}
+
+export const OUTCOMES = {
+  INVALID_REQUEST: { status: 400, message: "The request is invalid" },
+  MALFORMED_JSON: { status: 400, message: "Request body is not valid JSON" },
+  UNAUTHORIZED: { status: 401, message: "A valid bearer token is required" },
+  INVALID_IDENTITY: { status: 401, message: "The token's sub claim is not a usable buyer id" },
+  FORBIDDEN: { status: 403, message: "This operation requires a scope the token lacks" },
+  SALE_NOT_FOUND: { status: 404, message: "The sale does not exist" },
+  ORDER_NOT_FOUND: { status: 404, message: "The order does not exist" },
+  NOT_FOUND: { status: 404, message: "Not found" },
+  SOLD_OUT: {
+    status: 409,
+    message: "The sale is sold out",
+    refusal: true,
+    counter: "refused:SOLD_OUT",
+    countedBy: "reserve-script",
+  },
+  LIMIT_REACHED: {
+    status: 409,
+    message: "This buyer has reached the per-user limit for the sale",
+    refusal: true,
+    counter: "refused:LIMIT_REACHED",
+    countedBy: "reserve-script",
+  },
+  INSUFFICIENT_STOCK: {
+    status: 409,
+    message: "Not enough units left for the quantity requested",
+    refusal: true,
+    counter: "refused:INSUFFICIENT_STOCK",
+    countedBy: "reserve-script",
+  },
+  SALE_NOT_OPEN: {
+    status: 409,
+    message: "The sale has not started yet",
+    refusal: true,
+    counter: "refused:SALE_NOT_OPEN",
+    countedBy: "reserve-script",
+  },
+  SALE_ENDED: {
+    status: 409,
+    message: "The sale has ended",
+    refusal: true,
+    counter: "refused:SALE_ENDED",
+    countedBy: "reserve-script",
+  },
+  STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
+  SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "Request body is too large" },
+  RATE_LIMITED: {
+    status: 429,
+    message: "Too many buy requests",
+    counter: "rate_limited",
+    countedBy: "reserve-script",
+  },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: "A dependency is unavailable; please retry",
+    counter: "errors:SERVICE_UNAVAILABLE",
+    countedBy: "buy-container",
+  },
+  INTERNAL_ERROR: { status: 500, message: "Something went wrong; the request was not completed" },
+} as const satisfies Record<string, OutcomeSpec>;
+
+export type OutcomeCode = keyof typeof OUTCOMES;
+
+/** Why a buy was refused by the sale's rules; the same names reach the client as error codes. */
+export type RefusalReason = {
+  [Code in OutcomeCode]: (typeof OUTCOMES)[Code] extends { refusal: true } ? Code : never;
+}[OutcomeCode];
+
+export const REFUSAL_REASONS = (Object.keys(OUTCOMES) as OutcomeCode[]).filter(
+  (code): code is RefusalReason => (OUTCOMES[code] as OutcomeSpec).refusal === true,
+);
+
+/** The live-counter field of an outcome, if it is counted. */
+export function counterOf(code: OutcomeCode): string | undefined {
+  return (OUTCOMES[code] as OutcomeSpec).counter;
+}

@@ -1,0 +1,162 @@
+import type { Order, OrderRecord, OrderRow } from "./order.js";
+import type { RefusalReason } from "./outcomes.js";
+import type { Sale } from "./sale.js";
+import type { RawCounters } from "./stats-counters.js";
+
+/**
+ * What the use cases need from the outside world, and nothing about how it is
+ * done. lambdas/adapters implements each port (Redis, Postgres, SQS); the
+ * handlers, the local host, the scripts and the tests wire them in.
+ */
+
+/** The structured logger the use cases write to (Powertools' Logger in the functions). */
+export interface Logger {
+  debug(message: string, ...extra: Array<Record<string, unknown>>): void;
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
+  error(message: string, ...extra: Array<Record<string, unknown>>): void;
+}
+
+// --- the sale store: sales, reservations and orders (Redis, through the Lua scripts)
+
+export interface ReserveRequest {
+  saleId: string;
+  userId: string;
+  quantity: number;
+  nowMs: number;
+  orderId: string;
+  idempotencyKey: string | undefined;
+}
+
+export type ReserveOutcome =
+  | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
+  | {
+      kind: "refused";
+      reason: RefusalReason;
+      remaining: number;
+      version: number;
+      /** Not counted in the sale's live counters by the store (the caller must count it). */
+      uncounted?: boolean;
+    }
+  | { kind: "rate_limited"; retryAfterMs: number }
+  | { kind: "not_found" };
+
+export type ReleaseOutcome = "released" | "already_released" | "unknown_order" | "confirmed";
+
+export interface ConfirmRequest extends Order {
+  nowMs: number;
+  /**
+   * Where the order's data comes from: a queue message (checked against the
+   * sale before an order the store lost is restored) or a persisted row (the
+   * truth: its units are sold, and restoring it counts them whatever the stock).
+   */
+  source: "message" | "row";
+}
+
+export type ConfirmOutcome =
+  | "confirmed"
+  | "already_confirmed"
+  | "restored"
+  | "restored_oversold"
+  | "released"
+  | "sale_unknown"
+  | "mismatch"
+  | "restore_rejected";
+
+/** Why the store refused to restore an order from its message. */
+export type RestoreRejection = "OVER_LIMIT" | "OVER_STOCK";
+
+/** An order the consumer could not restore, kept for reconcile. */
+export interface RejectedRestore extends Order {
+  reason: RestoreRejection;
+  atMs: number;
+}
+
+export interface SaleDefinition {
+  id: string;
+  name: string;
+  stock: number;
+  perUserLimit: number;
+  startsAtMs: number;
+  endsAtMs: number;
+  /** Buy requests per buyer: burst, then perSecond; burst 0 turns the limit off. Defaults apply when absent. */
+  rateLimit?: { burst: number; perSecond: number };
+  /** Stock shards, fixed when the sale is created (default 1). */
+  shards?: number;
+}
+
+export type UpsertSaleOutcome =
+  | { kind: "created" | "updated"; remaining: number; version: number }
+  | { kind: "stock_below_sold"; sold: number }
+  | { kind: "shards_immutable"; shards: number };
+
+export interface SaleStore {
+  reserve(request: ReserveRequest): Promise<ReserveOutcome>;
+  release(saleId: string, orderId: string, userId: string): Promise<ReleaseOutcome>;
+  confirm(request: ConfirmRequest): Promise<ConfirmOutcome>;
+  getSale(saleId: string, nowMs: number): Promise<Sale | null>;
+  upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome>;
+  /** An order of `userId` (null when the store has none). */
+  getOrder(saleId: string, orderId: string, userId: string): Promise<OrderRecord | null>;
+  listOrders(saleId: string): Promise<OrderRecord[]>;
+  listRejectedRestores(saleId: string): Promise<RejectedRestore[]>;
+}
+
+// --- order rows (Postgres)
+
+export interface InsertResult {
+  /** Ids that are rows now and were not before. */
+  inserted: string[];
+  /** Orders the database refused for their own data, each with its error; the others are unaffected. */
+  refused: Array<{ order: Order; error: Error }>;
+}
+
+export interface OrderRows {
+  /** Inserts idempotently on order id; a row refused for its own data fails alone, an outage throws. */
+  insert(orders: Order[]): Promise<InsertResult>;
+  find(orderId: string): Promise<OrderRow | null>;
+  ofSale(saleId: string): Promise<OrderRow[]>;
+  countOfSale(saleId: string): Promise<{ rows: number; units: number }>;
+}
+
+// --- the orders queue and its dead-letter queue (SQS)
+
+export interface OrderQueue {
+  send(order: Order): Promise<void>;
+}
+
+export interface QueueDepths {
+  orders: number;
+  dlq: number;
+}
+
+/** Messages visible plus in flight, per queue. */
+export type QueueDepthsProbe = () => Promise<QueueDepths>;
+
+// --- live counters and the dashboard's lists (Redis, outside the buy path's scripts)
+
+/** The buy container's share of the live counters: what the store did not count itself. */
+export interface BuyCounters {
+  count(saleId: string, field: string, by?: number): void;
+}
+
+/** A snapshot of a sale's cumulative counters, kept briefly so rates can be computed. */
+export interface CounterSnapshot {
+  at: number;
+  counters: RawCounters;
+  persistedUnits: number | null;
+}
+
+export interface SaleCounters {
+  /** The sale and its raw counters, read atomically per shard; null for an unknown sale. */
+  read(saleId: string, nowMs: number): Promise<{ sale: Sale; counters: RawCounters } | null>;
+  /** The newest snapshot taken at or before `atOrBeforeMs`, if the history has one. */
+  baseline(saleId: string, atOrBeforeMs: number): Promise<CounterSnapshot | null>;
+  record(saleId: string, snapshot: CounterSnapshot): Promise<void>;
+}
+
+export interface RecentSalesIndex {
+  remember(saleId: string, nowMs: number): Promise<void>;
+  /** The newest `limit` sale ids, newest first, with when each was first recorded. */
+  newest(limit: number): Promise<Array<{ id: string; createdAtMs: number }>>;
+}

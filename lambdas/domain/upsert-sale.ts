@@ -1,0 +1,37 @@
+import { ShardsImmutableError, StockBelowSoldError } from "./errors.js";
+import type { Logger, RecentSalesIndex, SaleDefinition, SaleStore } from "./ports.js";
+import type { Sale } from "./sale.js";
+
+export interface UpsertSaleDeps {
+  reservations: SaleStore;
+  recentSales: RecentSalesIndex;
+  logger: Logger;
+}
+
+/**
+ * Creates a sale, or restocks/reschedules it: `stock` is the sale's total and
+ * units already sold stay sold. The sale is also recorded in the dashboard's
+ * list of recent sales, a convenience whose failure fails nothing.
+ */
+export async function upsertSale(
+  deps: UpsertSaleDeps,
+  definition: SaleDefinition,
+  nowMs: number,
+): Promise<{ created: boolean; sale: Sale }> {
+  const outcome = await deps.reservations.upsertSale(definition, nowMs);
+  if (outcome.kind === "stock_below_sold") {
+    throw new StockBelowSoldError(definition.id, outcome.sold);
+  }
+  if (outcome.kind === "shards_immutable") {
+    throw new ShardsImmutableError(definition.id, outcome.shards);
+  }
+  await deps.recentSales.remember(definition.id, nowMs).catch((error: unknown) =>
+    deps.logger.warn("could not record the sale in the recent-sales list", {
+      saleId: definition.id,
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
+  const sale = await deps.reservations.getSale(definition.id, nowMs);
+  if (sale === null) throw new Error(`sale ${definition.id} vanished right after its upsert`);
+  return { created: outcome.kind === "created", sale };
+}
