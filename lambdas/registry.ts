@@ -1,7 +1,12 @@
 /**
- * The HTTP API's routes, shared by the CDK stack (API Gateway routes and
- * their functions) and the local host (which serves the same handlers).
+ * Every function of the system, in one place: its handler module, what kind
+ * of trigger calls it, the HTTP routes it serves and what it may touch. The
+ * CDK stack (lib/handlers.ts: functions, routes, grants, environment), the
+ * local host (local/http-host.ts: which module serves which route) and the
+ * LocalStack adapter all read it, so a new function is one entry here plus
+ * its file in lambdas/handlers/.
  */
+
 export interface HttpRouteDefinition {
   /** API Gateway route key: METHOD and path template. */
   routeKey: string;
@@ -13,31 +18,124 @@ export interface HttpRouteDefinition {
   scopes: readonly string[];
 }
 
-export const HTTP_ROUTES: readonly HttpRouteDefinition[] = [
-  { routeKey: "POST /sales", handler: "upsert-sale", authorization: "jwt", scopes: ["admin"] },
-  { routeKey: "GET /sales/{saleId}", handler: "get-sale", authorization: "none", scopes: [] },
-  { routeKey: "POST /sales/{saleId}/buy", handler: "buy", authorization: "jwt", scopes: [] },
-  { routeKey: "GET /orders/{orderId}", handler: "get-order", authorization: "jwt", scopes: [] },
+export type FunctionKind = "http" | "consumer" | "migrate";
+
+/** What a function is given: environment variables, grants and network paths follow from it. */
+export interface FunctionAccess {
+  /** REDIS_URL + REDIS_AUTH_SECRET_ARN, read on the AUTH secret, a path to the cache. */
+  redis: boolean;
+  /** DATABASE_* + read on the database secret, a path to the RDS Proxy. */
+  database: boolean;
+  /** ORDERS_QUEUE_URL + sqs:SendMessage on the orders queue. */
+  sendOrders: boolean;
+  /** ORDERS_QUEUE_URL + ORDERS_DLQ_URL + sqs:GetQueueAttributes on both queues. */
+  queueStats: boolean;
+  /**
+   * Moving DLQ messages back: ORDERS_QUEUE_URL + ORDERS_DLQ_URL, sqs:ReceiveMessage and
+   * sqs:DeleteMessage on the DLQ, sqs:SendMessage on the orders queue (no queue statistics).
+   */
+  redrive: boolean;
+}
+
+export interface FunctionDefinition {
+  /** File name under lambdas/handlers/ without extension; also the function's construct id. */
+  name: string;
+  kind: FunctionKind;
+  routes: ReadonlyArray<Omit<HttpRouteDefinition, "handler">>;
+  access: FunctionAccess;
+}
+
+export const NO_ACCESS: FunctionAccess = {
+  redis: false,
+  database: false,
+  sendOrders: false,
+  queueStats: false,
+  redrive: false,
+};
+
+const jwt = (routeKey: string, ...scopes: string[]) => ({
+  routeKey,
+  authorization: "jwt" as const,
+  scopes,
+});
+const open = (routeKey: string) => ({ routeKey, authorization: "none" as const, scopes: [] });
+
+export const CONSUMER_HANDLER = "consume-orders";
+/** Serves the live dashboard's static files; its bundle carries them (`__DASHBOARD_FILES__`). */
+export const DASHBOARD_HANDLER = "dashboard";
+export const MIGRATE_HANDLER = "migrate";
+
+export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
-    routeKey: "POST /admin/sales/{saleId}/reconcile",
-    handler: "admin-reconcile",
-    authorization: "jwt",
-    scopes: ["admin"],
+    name: "upsert-sale",
+    kind: "http",
+    routes: [jwt("POST /sales", "admin")],
+    // Admin, but it only writes the sale's hashes and the recent-sales list.
+    access: { ...NO_ACCESS, redis: true },
   },
   {
-    routeKey: "POST /admin/redrive",
-    handler: "admin-redrive",
-    authorization: "jwt",
-    scopes: ["admin"],
+    name: "get-sale",
+    kind: "http",
+    routes: [open("GET /sales/{saleId}")],
+    access: { ...NO_ACCESS, redis: true },
+  },
+  {
+    name: "buy",
+    kind: "http",
+    routes: [jwt("POST /sales/{saleId}/buy")],
+    access: { ...NO_ACCESS, redis: true, sendOrders: true },
+  },
+  {
+    name: "get-order",
+    kind: "http",
+    routes: [jwt("GET /orders/{orderId}")],
+    access: { ...NO_ACCESS, redis: true, database: true },
+  },
+  {
+    name: "admin-reconcile",
+    kind: "http",
+    routes: [jwt("POST /admin/sales/{saleId}/reconcile", "admin")],
+    // Compares Redis, Postgres and the queue depths.
+    access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
+  },
+  {
+    name: "admin-redrive",
+    kind: "http",
+    routes: [jwt("POST /admin/redrive", "admin")],
+    // Moves messages from the DLQ back to the orders queue and touches nothing else
+    // (no Redis, no database, no GetQueueAttributes: lambdas/adapters/sqs/redrive.ts never asks).
+    access: { ...NO_ACCESS, redrive: true },
   },
   // The live dashboard: its data (admin) and the static page (public; it holds no data).
-  { routeKey: "GET /admin/sales", handler: "admin-sales", authorization: "jwt", scopes: ["admin"] },
   {
-    routeKey: "GET /admin/sales/{saleId}/stats",
-    handler: "admin-sale-stats",
-    authorization: "jwt",
-    scopes: ["admin"],
+    name: "admin-sales",
+    kind: "http",
+    routes: [jwt("GET /admin/sales", "admin")],
+    // The recent-sales list and the sales' hashes live in Redis only.
+    access: { ...NO_ACCESS, redis: true },
   },
-  { routeKey: "GET /dashboard", handler: "dashboard", authorization: "none", scopes: [] },
-  { routeKey: "GET /dashboard/{file}", handler: "dashboard", authorization: "none", scopes: [] },
+  {
+    name: "admin-sale-stats",
+    kind: "http",
+    routes: [jwt("GET /admin/sales/{saleId}/stats", "admin")],
+    access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
+  },
+  {
+    name: DASHBOARD_HANDLER,
+    kind: "http",
+    routes: [open("GET /dashboard"), open("GET /dashboard/{file}")],
+    access: NO_ACCESS,
+  },
+  {
+    name: CONSUMER_HANDLER,
+    kind: "consumer",
+    routes: [],
+    access: { ...NO_ACCESS, redis: true, database: true },
+  },
+  { name: MIGRATE_HANDLER, kind: "migrate", routes: [], access: { ...NO_ACCESS, database: true } },
 ];
+
+/** The HTTP API's routes, each with the function that serves it. */
+export const HTTP_ROUTES: readonly HttpRouteDefinition[] = FUNCTIONS.flatMap((fn) =>
+  fn.routes.map((route) => ({ ...route, handler: fn.name })),
+);

@@ -9,7 +9,7 @@ import { type BundlingOptions, OutputFormat } from "aws-cdk-lib/aws-lambda-nodej
  * from disk (Lua scripts, SQL migrations) inlined through esbuild `define`.
  */
 
-/** Every `lua/*.lua` file as { "reserve-4": "<text>" }, the shape `__LUA_SCRIPTS__` has. */
+/** Every `lua/*.lua` file as { "reserve-6": "<text>" }, the shape `__LUA_SCRIPTS__` has. */
 export function luaScripts(projectRoot: string): Record<string, string> {
   return readTextFiles(join(projectRoot, "lua"), ".lua", (file) => file.slice(0, -".lua".length));
 }

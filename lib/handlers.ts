@@ -1,32 +1,25 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
+import {
+  CONSUMER_HANDLER,
+  DASHBOARD_HANDLER,
+  FUNCTIONS,
+  type FunctionAccess,
+  type FunctionKind,
+  HTTP_ROUTES,
+  type HttpRouteDefinition,
+  MIGRATE_HANDLER,
+  NO_ACCESS,
+} from "../lambdas/registry.js";
 
 /**
- * Which functions the stack deploys, and what each may touch. HTTP functions
- * come from lambdas/registry.ts (one function per distinct handler, whatever
- * routes are added later); the order consumer and the migration function are
- * deployed only once their entry files exist.
+ * Which functions the stack deploys, and what each may touch: the functions
+ * of lambdas/registry.ts, one per handler, with the routes it serves.
  */
 
-export type HandlerKind = "http" | "consumer" | "migrate";
-
-/** What a function is given: environment variables, grants and network paths follow from it. */
-export interface HandlerAccess {
-  /** REDIS_URL + REDIS_AUTH_SECRET_ARN, read on the AUTH secret, a path to the cache. */
-  redis: boolean;
-  /** DATABASE_* + read on the database secret, a path to the RDS Proxy. */
-  database: boolean;
-  /** ORDERS_QUEUE_URL + sqs:SendMessage on the orders queue. */
-  sendOrders: boolean;
-  /** ORDERS_QUEUE_URL + ORDERS_DLQ_URL + sqs:GetQueueAttributes on both queues. */
-  queueStats: boolean;
-  /**
-   * Moving DLQ messages back: ORDERS_QUEUE_URL + ORDERS_DLQ_URL, sqs:ReceiveMessage and
-   * sqs:DeleteMessage on the DLQ, sqs:SendMessage on the orders queue (no queue statistics).
-   */
-  redrive: boolean;
-}
+export { CONSUMER_HANDLER, DASHBOARD_HANDLER, MIGRATE_HANDLER };
+export type HandlerKind = FunctionKind;
+export type HandlerAccess = FunctionAccess;
 
 export interface HandlerSpec {
   /** File name under lambdas/handlers/ without extension; also the function's construct id. */
@@ -39,50 +32,18 @@ export interface HandlerSpec {
   access: HandlerAccess;
 }
 
-export const CONSUMER_HANDLER = "consume-orders";
-/** Serves the live dashboard's static files; its bundle carries them (`__DASHBOARD_FILES__`). */
-export const DASHBOARD_HANDLER = "dashboard";
-export const MIGRATE_HANDLER = "migrate";
-
-const NONE: HandlerAccess = {
-  redis: false,
-  database: false,
-  sendOrders: false,
-  queueStats: false,
-  redrive: false,
-};
-
 /**
- * Known handlers whose needs differ from the default rule. Everything else
- * that serves HTTP gets Redis; a handler behind the `admin` scope also gets
- * the database and queue statistics (the admin/reporting routes).
+ * A handler the registry does not list (a test's extra route) gets Redis; one
+ * behind the `admin` scope also the database and the queue statistics.
  */
-const KNOWN_ACCESS: Record<string, HandlerAccess> = {
-  buy: { ...NONE, redis: true, sendOrders: true },
-  "get-sale": { ...NONE, redis: true },
-  // Admin, but it only writes the sale's Redis hash.
-  "upsert-sale": { ...NONE, redis: true },
-  "get-order": { ...NONE, redis: true, database: true },
-  // Admin: moves messages from the DLQ back to the orders queue and touches nothing else
-  // (no Redis, no database, no GetQueueAttributes: lambdas/adapters/sqs/redrive.ts never asks).
-  "admin-redrive": { ...NONE, redrive: true },
-  // Admin: compares Redis, Postgres and the queue depths (the default admin rule, stated).
-  "admin-reconcile": { ...NONE, redis: true, database: true, queueStats: true },
-  // Admin: the recent-sales list and the sales' hashes live in Redis only.
-  "admin-sales": { ...NONE, redis: true },
-  // The page itself: static files, no data; its numbers come from admin-sale-stats.
-  [DASHBOARD_HANDLER]: NONE,
-  [CONSUMER_HANDLER]: { ...NONE, redis: true, database: true },
-  [MIGRATE_HANDLER]: { ...NONE, database: true },
-};
-
 function defaultHttpAccess(routes: HttpRouteDefinition[]): HandlerAccess {
   const admin = routes.some((route) => route.scopes.includes("admin"));
-  return { ...NONE, redis: true, database: admin, queueStats: admin };
+  return { ...NO_ACCESS, redis: true, database: admin, queueStats: admin };
 }
 
 export interface CatalogOptions {
   projectRoot: string;
+  /** Routes to serve instead of the registry's (tests). */
   routes?: readonly HttpRouteDefinition[];
   /** Entry files to use instead of lambdas/handlers/<name>.ts (tests use stubs). */
   entryOverrides?: Record<string, string>;
@@ -93,6 +54,7 @@ export function handlerCatalog(options: CatalogOptions): HandlerSpec[] {
   const entryOf = (name: string) =>
     options.entryOverrides?.[name] ??
     join(options.projectRoot, "lambdas", "handlers", `${name}.ts`);
+  const registered = new Map(FUNCTIONS.map((fn) => [fn.name, fn]));
 
   const byHandler = new Map<string, HttpRouteDefinition[]>();
   for (const route of routes) {
@@ -103,30 +65,18 @@ export function handlerCatalog(options: CatalogOptions): HandlerSpec[] {
   }
 
   const specs: HandlerSpec[] = [];
-  for (const [name, served] of byHandler) {
+  const add = (name: string, kind: HandlerKind, served: HttpRouteDefinition[]) => {
     const entry = entryOf(name);
     if (!existsSync(entry)) {
+      const what = served[0] ? `Route ${served[0].routeKey}` : `Function ${name}`;
       throw new Error(
-        `Route ${served[0]?.routeKey} needs ${entry}, which does not exist (lambdas/registry.ts and the handlers must agree)`,
+        `${what} needs ${entry}, which does not exist (lambdas/registry.ts and the handlers must agree)`,
       );
     }
-    specs.push({
-      name,
-      kind: "http",
-      entry,
-      routes: served,
-      access: KNOWN_ACCESS[name] ?? defaultHttpAccess(served),
-    });
-  }
-
-  for (const [name, kind] of [
-    [CONSUMER_HANDLER, "consumer"],
-    [MIGRATE_HANDLER, "migrate"],
-  ] as const) {
-    const entry = entryOf(name);
-    if (existsSync(entry)) {
-      specs.push({ name, kind, entry, routes: [], access: KNOWN_ACCESS[name] ?? NONE });
-    }
-  }
+    const access = registered.get(name)?.access ?? defaultHttpAccess(served);
+    specs.push({ name, kind, entry, routes: served, access });
+  };
+  for (const [name, served] of byHandler) add(name, "http", served);
+  for (const fn of FUNCTIONS) if (fn.kind !== "http") add(fn.name, fn.kind, []);
   return specs;
 }

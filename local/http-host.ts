@@ -15,7 +15,6 @@ import type {
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
 import { apiGatewayEvent } from "./apigw-event.js";
 import { type LocalJwtSettings, verifyBearer } from "./auth.js";
-import { HANDLER_MODULES } from "./handler-modules.js";
 import { lambdaContext } from "./lambda-context.js";
 
 /**
@@ -59,9 +58,11 @@ export async function loadRouteHandlers(
 ): Promise<Map<string, HttpLambda>> {
   const handlers = new Map<string, HttpLambda>();
   for (const route of routes) {
-    const load = HANDLER_MODULES[route.handler];
-    if (!load) throw new Error(`No handler module registered for ${route.handler}`);
-    handlers.set(route.handler, (await load()).handler as HttpLambda);
+    // Loaded lazily, as Lambda loads a function's bundle at cold start.
+    const module = (await import(`../lambdas/handlers/${route.handler}.js`)) as {
+      handler: unknown;
+    };
+    handlers.set(route.handler, module.handler as HttpLambda);
   }
   return handlers;
 }

@@ -96,12 +96,14 @@ describe("handlerCatalog", () => {
     });
   });
 
-  it("adds the consumer and the migration function only once their files exist", () => {
+  it("always deploys the consumer and the migration function, and refuses to go without their files", () => {
     const routes = [
       { routeKey: "GET /a", handler: "a", authorization: "none" as const, scopes: [] },
     ];
     touch("a");
-    expect(handlerCatalog({ projectRoot: root, routes }).map((s) => s.name)).toEqual(["a"]);
+    expect(() => handlerCatalog({ projectRoot: root, routes })).toThrow(
+      /consume-orders needs .*consume-orders\.ts, which does not exist/,
+    );
     touch("consume-orders");
     touch("migrate");
     const specs = handlerCatalog({ projectRoot: root, routes });
