@@ -58,10 +58,13 @@ export async function loadRouteHandlers(
 ): Promise<Map<string, HttpLambda>> {
   const handlers = new Map<string, HttpLambda>();
   for (const route of routes) {
-    // Loaded lazily, as Lambda loads a function's bundle at cold start.
-    const module = (await import(`../lambdas/handlers/${route.handler}.js`)) as {
-      handler: unknown;
-    };
+    // Loaded lazily, as Lambda loads a function's bundle at cold start. The
+    // name comes from lambdas/registry.ts, never from a request.
+    if (!/^[a-z][a-z0-9-]*$/.test(route.handler)) {
+      throw new Error(`Route ${route.routeKey}: handler name "${route.handler}" is not kebab-case`);
+    }
+    const entry = new URL(`../lambdas/handlers/${route.handler}.ts`, import.meta.url).href;
+    const module = (await import(/* @vite-ignore */ entry)) as { handler: unknown };
     handlers.set(route.handler, module.handler as HttpLambda);
   }
   return handlers;
