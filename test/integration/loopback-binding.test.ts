@@ -1,15 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { localJwtSettings } from "../../local/auth.js";
 import { createHttpHost, listen, loadRouteHandlers } from "../../local/http-host.js";
-import { PROJECT_ROOT, startLocalServices, startTcpProxy } from "../../local/services/index.js";
+import { startLocalServices, startTcpProxy } from "../../local/services/index.js";
 import { isAlive } from "../../local/services/processes.js";
 import {
   externalIPv4,
@@ -18,6 +15,7 @@ import {
   processTree,
   tcpReachable,
 } from "../support/listening.js";
+import { startNpmStart, waitForDeath } from "../support/npm-start.js";
 
 /**
  * Every service the tests and `npm start` run listens on 127.0.0.1 only: read
@@ -69,7 +67,9 @@ describe("local services bind 127.0.0.1", () => {
   it("`npm start`: every socket its processes listen on is on 127.0.0.1", async () => {
     const dir = mkdtempSync(join(tmpdir(), "flash-sale-start-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const start = await startNpmStart(["--data-dir", dir]);
+    const start = await startNpmStart(["--data-dir", dir], {
+      LOCAL_JWT_SECRET: "loopback-binding-test-secret",
+    });
     cleanups.push(() => start.stop());
 
     const tree = processTree(start.child.pid ?? 0);
@@ -83,64 +83,10 @@ describe("local services bind 127.0.0.1", () => {
       if (external) expect(await tcpReachable(external, socket.port)).toBe(false);
     }
 
+    // A secret of our own: no development-secret warning.
+    expect(start.output()).not.toContain("development secret");
     await start.stop();
     await waitForDeath(tree);
     expect(tree.filter(isAlive)).toEqual([]);
   });
 });
-
-interface NpmStart {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-/** `tsx local/main.ts --no-demo` as `npm start -- --no-demo` runs it, on a free port, one HTTP worker. */
-async function startNpmStart(args: string[]): Promise<NpmStart> {
-  const child = spawn(
-    join(PROJECT_ROOT, "node_modules", ".bin", "tsx"),
-    ["local/main.ts", "--no-demo", "--port", "0", "--workers", "1", "--clean", ...args],
-    {
-      cwd: PROJECT_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, LOCAL_JWT_SECRET: "loopback-binding-test-secret" },
-    },
-  );
-  let output = "";
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`npm start not serving after 60 s:\n${output}`)),
-      60_000,
-    );
-    child.once("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      output += `${line}\n`;
-      const serving = /^Serving (http:\/\/\S+) until/.exec(line);
-      if (serving?.[1]) {
-        clearTimeout(timer);
-        resolve(serving[1]);
-      }
-    });
-  });
-  return {
-    child,
-    url,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await Promise.race([exited, sleep(20_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
-  };
-}
-
-async function waitForDeath(pids: number[], timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && pids.some(isAlive)) await sleep(100);
-}
