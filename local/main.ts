@@ -85,6 +85,11 @@ process.on("SIGINT", () => void shutdown(130));
 process.on("SIGTERM", () => void shutdown(143));
 // A closed terminal sends SIGHUP: stop the services too, or they outlive their owner.
 process.on("SIGHUP", () => void shutdown(129));
+// Nor outlive our parent (tsx's CLI under npm) when it dies without passing a signal on.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown(129);
+}, 1_000).unref();
 
 try {
   log("starting redis-server, Postgres and the SQS server ...");

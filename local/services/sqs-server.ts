@@ -88,6 +88,7 @@ export async function createSqsService(options: {
     async start() {
       child = spawnLogged(process.execPath, [FAUXQS_LAUNCHER], join(options.dir, "sqs.log"), {
         env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_LOGGER: "false" },
+        parentDeathSignal: "SIGTERM",
       });
       const proc = child;
       await waitUntil(`SQS server on port ${port}`, () => tcpAccepts(port), 10_000, proc);
