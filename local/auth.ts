@@ -27,6 +27,27 @@ export function localJwtSettings(
   };
 }
 
+/** True when tokens would be checked with the built-in development secret, which anyone can read here. */
+export function usesDevelopmentSecret(settings: LocalJwtSettings = localJwtSettings()): boolean {
+  return settings.secret === DEFAULT_LOCAL_JWT_SECRET;
+}
+
+/**
+ * True for a listening address only this machine can reach: 127.0.0.0/8, ::1
+ * (also as ::ffff:127.x.y.z or in brackets) and `localhost`. 0.0.0.0, :: and
+ * every other name or address count as reachable from elsewhere.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1");
+  if (name === "localhost" || name === "::1" || name === "0:0:0:0:0:0:0:1") return true;
+  const ipv4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name);
+  if (!ipv4) return false;
+  return ipv4[1] === "127" && ipv4.slice(1).every((octet) => Number(octet) <= 255);
+}
+
 // One KeyObject per secret: handing jose raw bytes makes it import the key on every call.
 const keys = new Map<string, KeyObject>();
 function keyOf(secret: string): KeyObject {

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
-import { signLocalToken } from "./auth.js";
+import { isLoopbackHost, signLocalToken, usesDevelopmentSecret } from "./auth.js";
 import { formatSummary, runDemo } from "./demo.js";
 import { type RunningStack, startStack } from "./stack.js";
 import { STACK_DIR, writeStackEnv } from "./stack-env.js";
@@ -13,6 +13,8 @@ import { STACK_DIR, writeStackEnv } from "./stack-env.js";
  *   npm start -- --no-demo         boot and serve
  *   npm start -- --demo-only       boot, run the demo, stop; exit 1 if a check failed
  *   npm start -- --port 8080       (or PORT=8080) API port; 0 picks a free one
+ *   --host ADDR                    the API's listening address (default 127.0.0.1); any
+ *                                  non-loopback one needs LOCAL_JWT_SECRET (refused without)
  *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *   --data-dir DIR                 where services keep data (default .local/stack)
@@ -44,6 +46,28 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 const runDemoSale = args.demo && !args["no-demo"];
 const dataDir = args["data-dir"] ?? STACK_DIR;
 
+// Without LOCAL_JWT_SECRET the host checks tokens with the development secret, which is in
+// this repository: anyone who can reach the API could sign themselves an admin token.
+if (usesDevelopmentSecret()) {
+  if (!isLoopbackHost(args.host)) {
+    process.stderr.write(
+      [
+        `refusing to start: --host ${args.host} is reachable from other machines, and LOCAL_JWT_SECRET is not set,`,
+        "so tokens would be checked with the built-in development secret (public in this repository):",
+        "anyone who can reach the API could sign an admin token.",
+        `Set LOCAL_JWT_SECRET to a secret of your own, e.g. LOCAL_JWT_SECRET=$(openssl rand -hex 32) npm start -- --host ${args.host}`,
+        "(tokens from `npm run token` need the same LOCAL_JWT_SECRET), or serve on 127.0.0.1 (the default).",
+        "",
+      ].join("\n"),
+    );
+    process.exit(1);
+  }
+  log(
+    "warning: LOCAL_JWT_SECRET is not set: tokens are signed and checked with the built-in development secret, " +
+      "which anyone can read in this repository. Fine on 127.0.0.1; set LOCAL_JWT_SECRET before serving on any other address.",
+  );
+}
+
 let stack: RunningStack | undefined;
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
@@ -61,6 +85,11 @@ process.on("SIGINT", () => void shutdown(130));
 process.on("SIGTERM", () => void shutdown(143));
 // A closed terminal sends SIGHUP: stop the services too, or they outlive their owner.
 process.on("SIGHUP", () => void shutdown(129));
+// Nor outlive our parent (tsx's CLI under npm) when it dies without passing a signal on.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown(129);
+}, 1_000).unref();
 
 try {
   log("starting redis-server, Postgres and the SQS server ...");

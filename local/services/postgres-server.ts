@@ -1,11 +1,18 @@
 import type { ChildProcess } from "node:child_process";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chownSync, existsSync, mkdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { freePort, spawnLogged, stopProcess, waitUntil } from "./processes.js";
+import {
+  freePort,
+  isAlive,
+  processesWorkingIn,
+  spawnLogged,
+  stopProcess,
+  waitUntil,
+} from "./processes.js";
 import { postgresBinDir } from "./system-packages.js";
 
 export interface PostgresOptions {
@@ -112,11 +119,13 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
       return child?.pid;
     },
     async start() {
+      clearStaleLocks(dir, dataDir);
+      // SIGINT when we die: Postgres' fast shutdown, as stop() does.
       child = spawnLogged(
         join(bin, "postgres"),
         ["-D", dataDir, ...settings],
         join(dir, "postgres.log"),
-        { ...user, cwd: dir },
+        { ...user, cwd: dir, parentDeathSignal: "SIGINT" },
       );
       const proc = child;
       await waitUntil(`postgres on port ${port}`, () => canConnect(port), 20_000, proc);
@@ -127,6 +136,43 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
       child = undefined;
     },
   };
+}
+
+/**
+ * Takes over the lock files of a Postgres that is gone: postmaster.pid and the socket's
+ * .s.PGSQL.<port>.lock. Postgres handles a lock whose pid is dead itself, but refuses to
+ * start while the pid names any live process it may signal, also one that merely reuses
+ * the pid (after a crash, pids come round again). Such a lock is removed, and only when
+ * no Postgres process at all works in the data directory: backends a killed postmaster
+ * left still attached to its shared memory keep the lock, which is what stops a second
+ * postmaster from running over them. A postmaster still running on the data directory is
+ * not ours to stop here (takeOverDir in index.ts stops the ones a recorded run started):
+ * the error says what to do.
+ */
+function clearStaleLocks(dir: string, dataDir: string): void {
+  const inDataDir = processesWorkingIn(dataDir).filter((p) => /(^|\/)postgres\b/.test(p.command));
+  const postmaster = inDataDir.find((p) => /(^|\/)postgres( |$)/.test(p.command));
+  if (postmaster) {
+    throw new Error(
+      `Postgres (pid ${postmaster.pid}: ${postmaster.command}) is still running on ${dataDir}, ` +
+        "and no run recorded in this data folder started it, so it is not stopped automatically. " +
+        `Stop it with \`kill -INT ${postmaster.pid}\` (fast shutdown; as root or the postgres user), ` +
+        "or start with another --data-dir.",
+    );
+  }
+  if (inDataDir.length > 0) return;
+  const socketLocks = readdirSync(dir)
+    .filter((name) => /^\.s\.PGSQL\.\d+\.lock$/.test(name))
+    .map((name) => join(dir, name));
+  for (const lock of [join(dataDir, "postmaster.pid"), ...socketLocks]) {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(lock, "utf8").split("\n")[0]);
+    } catch {
+      continue;
+    }
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) rmSync(lock, { force: true });
+  }
 }
 
 async function canConnect(port: number): Promise<boolean> {

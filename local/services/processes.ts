@@ -1,7 +1,15 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+} from "node:fs";
 import { createServer, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { findOnPath } from "./system-packages.js";
 
 /** Helpers to run a service as a child process with its output in a log file. */
 
@@ -20,18 +28,43 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Spawns a service with its output appended to `logFile`. With `parentDeathSignal`,
+ * the kernel sends it that signal when this process dies, however it dies (SIGKILL
+ * included): util-linux's `setpriv --pdeathsig` sets it and then execs the command,
+ * so the pid, start time and process are the service's own. Without setpriv (or with
+ * LOCAL_SERVICES_PARENT_DEATH_SIGNAL=off) services outlive a killed parent until the
+ * next start stops them (see takeOverDir in index.ts).
+ *
+ * Linux sends the signal when the *thread* that spawned the child ends: spawn
+ * services from a process's main thread (as `npm start` and the vitest forks do).
+ */
 export function spawnLogged(
   command: string,
   args: string[],
   logFile: string,
-  options: SpawnOptions = {},
+  options: SpawnOptions & { parentDeathSignal?: NodeJS.Signals } = {},
 ): ChildProcess {
+  const { parentDeathSignal, ...spawnOptions } = options;
+  const setpriv = parentDeathSignal ? parentDeathWrapper() : undefined;
+  const [file, argv] =
+    setpriv && parentDeathSignal
+      ? [setpriv, ["--pdeathsig", parentDeathSignal, "--", command, ...args]]
+      : [command, args];
   const log = openSync(logFile, "a");
   try {
-    return spawn(command, args, { ...options, stdio: ["ignore", log, log] });
+    return spawn(file, argv, { ...spawnOptions, stdio: ["ignore", log, log] });
   } finally {
     closeSync(log);
   }
+}
+
+let setprivPath: string | null | undefined;
+function parentDeathWrapper(): string | undefined {
+  if (process.env.LOCAL_SERVICES_PARENT_DEATH_SIGNAL === "off") return undefined;
+  if (process.platform !== "linux") return undefined;
+  setprivPath ??= findOnPath("setpriv") ?? null;
+  return setprivPath ?? undefined;
 }
 
 export async function waitUntil(
@@ -99,11 +132,85 @@ export function isSameProcess(pid: number, started: number | undefined): boolean
   return started === undefined || startTicks(pid) === started;
 }
 
+/** The process exists and has not ended: a zombie (ended, not yet reaped by its parent) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // EPERM: it exists, but belongs to someone we may not signal.
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return process.platform !== "linux";
+  }
+}
+
+/** The command line of a process ("" when it is gone or hidden). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Stops the very process (pid, start time) that was recorded: `signal`, then SIGKILL
+ * after `graceMs`; resolves once it is gone. Nothing happens when the pid is gone or
+ * now names another process, so a reused pid is never signalled.
+ */
+export async function stopRecordedProcess(
+  pid: number,
+  started: number,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 10_000,
+): Promise<"gone" | "stopped" | "killed"> {
+  if (!isSameProcess(pid, started)) return "gone";
+  process.kill(pid, signal);
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcess(pid, started)) return "stopped";
+    await sleep(25);
+  }
+  if (isSameProcess(pid, started)) process.kill(pid, "SIGKILL");
+  const killDeadline = Date.now() + 5_000;
+  while (isSameProcess(pid, started) && Date.now() < killDeadline) await sleep(25);
+  if (isSameProcess(pid, started)) throw new Error(`pid ${pid} survived SIGKILL`);
+  return "killed";
+}
+
+/**
+ * Live processes whose working directory is `dir`, other than this one. Redis and
+ * Postgres chdir to their data directory, so this finds a server still using a folder
+ * even when no record says who started it.
+ */
+export function processesWorkingIn(dir: string): Array<{ pid: number; command: string }> {
+  let target: string;
+  try {
+    target = realpathSync(dir);
+  } catch {
+    return [];
+  }
+  const found: Array<{ pid: number; command: string }> = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) !== target) continue;
+    } catch {
+      continue;
+    }
+    const pid = Number(entry);
+    if (isAlive(pid)) found.push({ pid, command: commandLine(pid) });
+  }
+  return found;
 }

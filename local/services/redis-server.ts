@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort, spawnLogged, stopProcess, waitUntil } from "./processes.js";
+import { freePort, processesWorkingIn, spawnLogged, stopProcess, waitUntil } from "./processes.js";
 import { requireBinary } from "./system-packages.js";
 
 export interface RedisOptions {
@@ -65,7 +65,21 @@ export async function createRedisService(options: RedisOptions): Promise<RedisSe
       return child?.pid;
     },
     async start() {
-      child = spawnLogged(binary, args, join(options.dir, "redis.log"));
+      // Two servers appending to one AOF would corrupt it. Redis keeps no lock file when
+      // not daemonized; a killed one leaves at most a truncated AOF tail, which it loads
+      // (aof-load-truncated, the default). A server still running here must be stopped.
+      const other = processesWorkingIn(options.dir).find((p) => p.command.includes("redis-server"));
+      if (other) {
+        throw new Error(
+          `redis-server (pid ${other.pid}: ${other.command}) is still running on ${options.dir}, ` +
+            "and no run recorded in this data folder started it, so it is not stopped automatically. " +
+            `Stop it with \`kill ${other.pid}\` (it writes its append-only file and exits), ` +
+            "or start with another --data-dir.",
+        );
+      }
+      child = spawnLogged(binary, args, join(options.dir, "redis.log"), {
+        parentDeathSignal: "SIGTERM",
+      });
       const proc = child;
       await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), 10_000, proc);
     },

@@ -50,16 +50,11 @@ export function localSqsClient(endpoint: string): SQSClient {
   });
 }
 
-/** The package's own CLI; resolved by path because fauxqs exports only an ESM "import" entry. */
-const FAUXQS_CLI = join(
-  import.meta.dirname,
-  "..",
-  "..",
-  "node_modules",
-  "fauxqs",
-  "dist",
-  "cli.js",
-);
+/**
+ * Our launcher for fauxqs (its own CLI listens on 0.0.0.0; this one on 127.0.0.1 only).
+ * Plain .mjs next to this file, run by Node without a TypeScript loader.
+ */
+const FAUXQS_LAUNCHER = join(import.meta.dirname, "fauxqs-launcher.mjs");
 
 export async function createSqsService(options: {
   dir: string;
@@ -91,8 +86,9 @@ export async function createSqsService(options: {
       return child?.pid;
     },
     async start() {
-      child = spawnLogged(process.execPath, [FAUXQS_CLI], join(options.dir, "sqs.log"), {
+      child = spawnLogged(process.execPath, [FAUXQS_LAUNCHER], join(options.dir, "sqs.log"), {
         env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_LOGGER: "false" },
+        parentDeathSignal: "SIGTERM",
       });
       const proc = child;
       await waitUntil(`SQS server on port ${port}`, () => tcpAccepts(port), 10_000, proc);
