@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BundlingOptions, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { PROJECT_ROOT } from "./paths.js";
 
 /**
  * How every function is bundled: local esbuild (no Docker), ESM for Node 22,
@@ -78,6 +79,12 @@ export interface BundlingInputs {
   bundleAwsSdk?: boolean;
 }
 
+/**
+ * Packages replaced by a stub in every bundle: `debug` (through ioredis) only
+ * logs when DEBUG=ioredis:* is set, which no function does; see the stub.
+ */
+export const BUNDLE_STUBS = [`debug=${join(PROJECT_ROOT, "lib", "bundle-stubs", "debug.cjs")}`];
+
 /** What the nodejs22.x runtime already provides. */
 export const RUNTIME_PROVIDED_MODULES = ["@aws-sdk/*", "@smithy/*"];
 
@@ -93,7 +100,7 @@ export function bundlingOptions(inputs: BundlingInputs = {}): BundlingOptions {
     // -c bundleAwsSdk=true pins the lockfile's SDK version into the bundle instead.
     externalModules: inputs.bundleAwsSdk ? [] : RUNTIME_PROVIDED_MODULES,
     define: inputs.define,
-    esbuildArgs: inputs.aliases?.length ? { "--alias": inputs.aliases } : undefined,
+    esbuildArgs: { "--alias": [...BUNDLE_STUBS, ...(inputs.aliases ?? [])] },
     // Never fall back to Docker: bundling must work on machines without it (CI).
     forceDockerBundling: false,
   };

@@ -6,7 +6,8 @@
  * counters (stats-counters.ts) and the refusal codes of the reserve script
  * (lambdas/adapters/redis/scripts.ts) are all derived from it.
  *
- * `counter`: the field of `{sale:<id>}:stats` the outcome increments.
+ * `counter`: the field of `{sale:<id>}:stats` the outcome increments
+ * (`refused:<code>` for every refusal).
  * `countedBy`: "reserve-script" when lua/reserve-6.lua counts it in the same
  * call that decides it; "buy-container" when the buy container does (it
  * answered without Redis, or after Redis); absent when it is not counted.
@@ -20,6 +21,10 @@ export interface OutcomeSpec {
   countedBy?: "reserve-script" | "buy-container";
 }
 
+/** A refusal by the sale's rules: 409, counted as `refused:<code>` by the reserve script. */
+const refusal = (message: string) =>
+  ({ status: 409, message, refusal: true, countedBy: "reserve-script" }) as const;
+
 export const OUTCOMES = {
   INVALID_REQUEST: { status: 400, message: "The request is invalid" },
   MALFORMED_JSON: { status: 400, message: "Request body is not valid JSON" },
@@ -29,41 +34,11 @@ export const OUTCOMES = {
   SALE_NOT_FOUND: { status: 404, message: "The sale does not exist" },
   ORDER_NOT_FOUND: { status: 404, message: "The order does not exist" },
   NOT_FOUND: { status: 404, message: "Not found" },
-  SOLD_OUT: {
-    status: 409,
-    message: "The sale is sold out",
-    refusal: true,
-    counter: "refused:SOLD_OUT",
-    countedBy: "reserve-script",
-  },
-  LIMIT_REACHED: {
-    status: 409,
-    message: "This buyer has reached the per-user limit for the sale",
-    refusal: true,
-    counter: "refused:LIMIT_REACHED",
-    countedBy: "reserve-script",
-  },
-  INSUFFICIENT_STOCK: {
-    status: 409,
-    message: "Not enough units left for the quantity requested",
-    refusal: true,
-    counter: "refused:INSUFFICIENT_STOCK",
-    countedBy: "reserve-script",
-  },
-  SALE_NOT_OPEN: {
-    status: 409,
-    message: "The sale has not started yet",
-    refusal: true,
-    counter: "refused:SALE_NOT_OPEN",
-    countedBy: "reserve-script",
-  },
-  SALE_ENDED: {
-    status: 409,
-    message: "The sale has ended",
-    refusal: true,
-    counter: "refused:SALE_ENDED",
-    countedBy: "reserve-script",
-  },
+  SOLD_OUT: refusal("The sale is sold out"),
+  LIMIT_REACHED: refusal("This buyer has reached the per-user limit for the sale"),
+  INSUFFICIENT_STOCK: refusal("Not enough units left for the quantity requested"),
+  SALE_NOT_OPEN: refusal("The sale has not started yet"),
+  SALE_ENDED: refusal("The sale has ended"),
   STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
   SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
   PAYLOAD_TOO_LARGE: { status: 413, message: "Request body is too large" },
@@ -95,5 +70,6 @@ export const REFUSAL_REASONS = (Object.keys(OUTCOMES) as OutcomeCode[]).filter(
 
 /** The live-counter field of an outcome, if it is counted. */
 export function counterOf(code: OutcomeCode): string | undefined {
-  return (OUTCOMES[code] as OutcomeSpec).counter;
+  const spec: OutcomeSpec = OUTCOMES[code];
+  return spec.refusal ? `refused:${code}` : spec.counter;
 }

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";

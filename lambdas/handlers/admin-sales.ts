@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { createRedisClient } from "../adapters/redis/client.js";
 import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";

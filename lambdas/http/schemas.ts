@@ -3,9 +3,6 @@ import { MAX_QUANTITY_PER_REQUEST, MAX_SHARDS, saleIdSchema } from "../domain/sa
 
 /** Request bodies and headers of the HTTP API, compiled once at import. */
 
-/** Bodies above this are refused with 413 before parsing. */
-export const MAX_BODY_BYTES = 4 * 1024;
-
 /** An absent body means one unit. Unknown fields (e.g. a forged userId) are ignored. */
 export const buyRequestSchema = z
   .object(

@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Text files a function needs at run time (Lua scripts, SQL migrations, the
@@ -17,12 +16,10 @@ export function bundledOrOnDisk(
   accept: (fileName: string) => boolean,
 ): Record<string, string> {
   if (bundled !== undefined) return bundled;
-  const path = fileURLToPath(dir);
-  if (!existsSync(path)) throw new Error(`These files are neither in the bundle nor in ${path}`);
+  // Off Lambda the folder is there; a missing one fails with its path (ENOENT).
   return Object.fromEntries(
-    readdirSync(path)
+    readdirSync(dir)
       .filter(accept)
-      .sort()
       .map((name) => [name, readFileSync(new URL(name, dir), "utf8")]),
   );
 }

@@ -17,10 +17,8 @@ export async function migrate(
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_ID]);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS schema_migrations (
-         version    text        PRIMARY KEY,
-         applied_at timestamptz NOT NULL DEFAULT now()
-       )`,
+      "CREATE TABLE IF NOT EXISTS schema_migrations " +
+        "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
     );
     const done = new Set(
       (await client.query<{ version: string }>("SELECT version FROM schema_migrations")).rows.map(

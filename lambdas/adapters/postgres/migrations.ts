@@ -14,14 +14,15 @@ export interface Migration {
 declare const __SQL_MIGRATIONS__: Record<string, string> | undefined;
 
 const MIGRATIONS_DIR = new URL("./migrations/", import.meta.url);
+const SQL_FILE = /\.sql$/;
 
 export function loadMigrations(): Migration[] {
   const files = bundledOrOnDisk(
     typeof __SQL_MIGRATIONS__ !== "undefined" ? __SQL_MIGRATIONS__ : undefined,
     MIGRATIONS_DIR,
-    (name) => name.endsWith(".sql"),
+    (name) => SQL_FILE.test(name),
   );
   return Object.keys(files)
     .sort()
-    .map((name) => ({ version: name.replace(/\.sql$/, ""), sql: files[name] as string }));
+    .map((name) => ({ version: name.replace(SQL_FILE, ""), sql: files[name] as string }));
 }
