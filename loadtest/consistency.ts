@@ -6,6 +6,7 @@ import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import type { RedisClient } from "../lambdas/adapters/redis/scripts.js";
 import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
+import { outcomeLabel, outcomeOf } from "../local/api-outcome.js";
 import type { AcceptedOrder } from "./run-record.js";
 
 /**
@@ -142,7 +143,7 @@ export async function verifySale(options: VerifyOptions): Promise<VerifyReport> 
       checks.push({
         name: "api: sale exists",
         ok: false,
-        detail: `GET /sales/${saleId} → ${reply.status}`,
+        detail: `GET /sales/${saleId} → ${reply.status} ${outcomeLabel(outcomeOf(reply.status, reply.body))}`,
       });
     } else {
       sale = reply.body as unknown as SaleView;
@@ -338,7 +339,10 @@ async function ordersReadable(
             api.tokenFor(order),
           );
           const view = reply.body as { status?: string; quantity?: number };
-          if (reply.status !== 200) problems.push(`${order.orderId} → ${reply.status}`);
+          if (reply.status !== 200)
+            problems.push(
+              `${order.orderId} → ${reply.status} ${outcomeLabel(outcomeOf(reply.status, reply.body))}`,
+            );
           else if (view.quantity !== order.quantity)
             problems.push(
               `${order.orderId}: quantity ${view.quantity}, accepted ${order.quantity}`,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
+import { outcomeOf } from "../local/api-outcome.js";
 import { identitySource } from "./identity.js";
 import { appendAccepted, startRun } from "./run-record.js";
 
@@ -14,7 +15,9 @@ import { appendAccepted, startRun } from "./run-record.js";
  * - assignBuyer (first step of every virtual user): its own buyer and token
  *   (see identity.ts) and its own Idempotency-Key.
  * - recordBuy (after the buy): counts the outcome by code and appends every
- *   202 to accepted.ndjson.
+ *   202 to accepted.ndjson: the API's refusals as flashsale.refused.<CODE>,
+ *   API Gateway's own (`{"message"}`: throttle, token, size) as
+ *   flashsale.gateway.<MESSAGE>, anything else as flashsale.unexpected.<status>.
  * - newIdempotencyKey (greedy buyers of sustained.yml): the next buy is a new purchase.
  * - checkReplay (after the replay of an accepted buy with the same key): the
  *   order id must be the original one, or the virtual user fails.
@@ -153,10 +156,12 @@ export async function recordBuy(
         quantity: Number(context.vars.quantity ?? 1),
         ...(context.vars.tokenIndex === undefined ? {} : { tokenIndex: context.vars.tokenIndex }),
       });
-  } else if (response.statusCode === 409) {
-    events.emit("counter", `flashsale.refused.${body.error?.code ?? "UNKNOWN"}`, 1);
   } else {
-    events.emit("counter", `flashsale.unexpected.${response.statusCode}`, 1);
+    const outcome = outcomeOf(response.statusCode, response.body);
+    if (outcome.layer === "api") events.emit("counter", `flashsale.refused.${outcome.code}`, 1);
+    else if (outcome.layer === "gateway")
+      events.emit("counter", `flashsale.gateway.${outcome.code}`, 1);
+    else events.emit("counter", `flashsale.unexpected.${response.statusCode}`, 1);
   }
 }
 

@@ -1,11 +1,16 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
-import { jwtVerify, SignJWT } from "jose";
+import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { tokenScopes } from "../lambdas/http/scopes.js";
+import type { HttpRouteDefinition } from "../lambdas/registry.js";
+import { type GatewayResponse, gatewayResponse } from "./gateway-responses.js";
 
 /**
  * Bearer tokens for the local host, verified the way API Gateway's JWT
  * authorizer verifies them in AWS, and turned into the same claims object.
  * Locally tokens are HS256 with a shared secret (LOCAL_JWT_SECRET); `iss` and
  * `aud` are checked only when LOCAL_JWT_ISSUER / LOCAL_JWT_AUDIENCE are set.
+ * The LocalStack REST adapter (lib/localstack/rest-adapter.ts) uses the same
+ * checks.
  */
 
 /** For development only; every real deployment verifies tokens of its identity provider. */
@@ -71,49 +76,137 @@ export type Claims = Record<string, string | number | boolean | string[]>;
 const VERIFIED_CACHE_MAX = 50_000;
 const verified = new Map<string, { claims: Claims; expiresAtMs: number }>();
 
-/** Verified claims, stringified as API Gateway passes them to the Lambda; null when the token is not acceptable. */
+/** Why a token was refused, in the `error_description` of the 401's `www-authenticate`. */
+export type Verification = { claims: Claims } | { refused: string };
+
+/**
+ * Verifies a token as API Gateway's JWT authorizer does
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html):
+ * the identity source holds the token alone or prefixed with `Bearer`; the
+ * signature; `iss`; `aud` (or `client_id` when there is no `aud`); `exp`
+ * after now; `nbf` and `iat` before now. Claims come out stringified, as API
+ * Gateway passes them to the function.
+ */
+export async function verifyAuthorization(
+  authorization: string | undefined,
+  settings: LocalJwtSettings,
+): Promise<Verification> {
+  const match = /^(?:Bearer\s+)?(\S+)$/i.exec((authorization ?? "").trim());
+  const token = match?.[1];
+  if (!token) return { refused: "the token is missing" };
+  const cacheKey = `${settings.secret}\n${settings.issuer ?? ""}\n${settings.audience ?? ""}\n${token}`;
+  const cached = verified.get(cacheKey);
+  if (cached && Date.now() < cached.expiresAtMs) return { claims: cached.claims };
+  const result = await verifyToken(token, settings);
+  if ("claims" in result) {
+    if (verified.size >= VERIFIED_CACHE_MAX)
+      verified.delete(verified.keys().next().value as string);
+    verified.set(cacheKey, {
+      claims: result.claims,
+      expiresAtMs: Number(result.claims.exp) * 1000,
+    });
+  }
+  return result;
+}
+
+async function verifyToken(token: string, settings: LocalJwtSettings): Promise<Verification> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keyOf(settings.secret), {
+      algorithms: ["HS256"],
+      issuer: settings.issuer,
+      requiredClaims: ["sub", "exp"],
+    }));
+  } catch (error) {
+    return { refused: refusal(error) };
+  }
+  if (settings.audience !== undefined) {
+    // `client_id` counts only when there is no `aud` at all.
+    const audiences =
+      payload.aud === undefined
+        ? [payload.client_id]
+        : Array.isArray(payload.aud)
+          ? payload.aud
+          : [payload.aud];
+    if (!audiences.includes(settings.audience))
+      return { refused: "the token does not have a valid audience" };
+  }
+  if (typeof payload.iat === "number" && payload.iat > Math.floor(Date.now() / 1000))
+    return { refused: "the token was issued in the future" };
+  // RFC 7519: `sub` is a string. Stringified below, a number or an array
+  // would pass as a different buyer id ("4242", "[a b]"); refused instead.
+  if (typeof payload.sub !== "string") return { refused: "the token has no valid sub" };
+  const claims: Claims = {};
+  for (const [name, value] of Object.entries(payload)) {
+    claims[name] = Array.isArray(value)
+      ? `[${value.join(" ")}]`
+      : typeof value === "object"
+        ? JSON.stringify(value)
+        : String(value);
+  }
+  return { claims };
+}
+
+function refusal(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return "the token has expired";
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "nbf") return "the token is not valid yet";
+    if (error.claim === "iss") return "the token does not have a valid issuer";
+    return `the token has an invalid ${error.claim} claim`;
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return "the token signature is invalid";
+  return "the token is not a valid JWT";
+}
+
+/** The verified claims of an Authorization header's token; null when it is not acceptable. */
 export async function verifyBearer(
   authorization: string | undefined,
   settings: LocalJwtSettings,
 ): Promise<Claims | null> {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
-  const token = match?.[1];
-  if (!token) return null;
-  const cacheKey = `${settings.secret}\n${settings.issuer ?? ""}\n${settings.audience ?? ""}\n${token}`;
-  const cached = verified.get(cacheKey);
-  if (cached && Date.now() < cached.expiresAtMs) return cached.claims;
-  const claims = await verifyToken(token, settings);
-  if (claims) {
-    if (verified.size >= VERIFIED_CACHE_MAX)
-      verified.delete(verified.keys().next().value as string);
-    verified.set(cacheKey, { claims, expiresAtMs: Number(claims.exp) * 1000 });
-  }
-  return claims;
+  const verification = await verifyAuthorization(authorization, settings);
+  return "claims" in verification ? verification.claims : null;
 }
 
-async function verifyToken(token: string, settings: LocalJwtSettings): Promise<Claims | null> {
-  try {
-    const { payload } = await jwtVerify(token, keyOf(settings.secret), {
-      algorithms: ["HS256"],
-      issuer: settings.issuer,
-      audience: settings.audience,
-      requiredClaims: ["sub", "exp"],
-    });
-    // RFC 7519: `sub` is a string. Stringified below, a number or an array
-    // would pass as a different buyer id ("4242", "[a b]"); refused instead.
-    if (typeof payload.sub !== "string") return null;
-    const claims: Claims = {};
-    for (const [name, value] of Object.entries(payload)) {
-      claims[name] = Array.isArray(value)
-        ? `[${value.join(" ")}]`
-        : typeof value === "object"
-          ? JSON.stringify(value)
-          : String(value);
-    }
-    return claims;
-  } catch {
-    return null;
+export type Authorization =
+  | { allowed: true; claims: Claims; scopes: string[] | null }
+  | { allowed: false; response: GatewayResponse };
+
+/**
+ * The JWT authorizer in front of a route: 401 `{"message":"Unauthorized"}`
+ * with a `www-authenticate` challenge for a missing or invalid token, 403
+ * `{"message":"Forbidden"}` when the route has scopes and the token holds
+ * none of them (API Gateway asks for at least one). On success, the claims
+ * and, for a route with scopes, the token's scopes (null otherwise), as the
+ * event's `requestContext.authorizer.jwt` carries them.
+ */
+export async function authorizeRoute(
+  authorization: string | undefined,
+  route: Pick<HttpRouteDefinition, "scopes">,
+  settings: LocalJwtSettings,
+): Promise<Authorization> {
+  const scope = route.scopes.join(" ");
+  const verification = await verifyAuthorization(authorization, settings);
+  if ("refused" in verification) {
+    const challenge = authorization
+      ? `Bearer scope="${scope}" error="invalid_token" error_description="${verification.refused}"`
+      : "Bearer";
+    return { allowed: false, response: gatewayResponse(401, { "www-authenticate": challenge }) };
   }
+  const granted = tokenScopes(verification.claims);
+  if (route.scopes.length > 0 && !route.scopes.some((needed) => granted.has(needed))) {
+    return {
+      allowed: false,
+      response: gatewayResponse(403, {
+        "www-authenticate": `Bearer scope="${scope}" error="insufficient_scope" error_description="access token has insufficient privileges"`,
+      }),
+    };
+  }
+  return {
+    allowed: true,
+    claims: verification.claims,
+    scopes: route.scopes.length > 0 ? [...granted] : null,
+  };
 }
 
 export async function signLocalToken(

@@ -6,6 +6,7 @@ import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
 import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
+import { outcomeLabel, outcomeOf } from "./api-outcome.js";
 import { signLocalToken } from "./auth.js";
 import { jsonClient, percentile } from "./http-client.js";
 import { localSqsClient } from "./services/sqs-server.js";
@@ -108,9 +109,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const reply of replies) {
       if (reply.status === 202) accepted++;
       else if (reply.status === 409) {
-        const code = (reply.body as { error?: { code?: string } })?.error?.code ?? "UNKNOWN";
+        const code = outcomeLabel(outcomeOf(reply.status, reply.body));
         refused[code] = (refused[code] ?? 0) + 1;
-      } else otherStatuses[String(reply.status)] = (otherStatuses[String(reply.status)] ?? 0) + 1;
+      } else {
+        // Other statuses fail the demo; named by who answered (the API's code, or API Gateway's).
+        const key = `${reply.status} ${outcomeLabel(outcomeOf(reply.status, reply.body))}`;
+        otherStatuses[key] = (otherStatuses[key] ?? 0) + 1;
+      }
     }
     const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
 

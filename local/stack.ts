@@ -88,6 +88,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ...env,
         LOCAL_HTTP_PORT: String(port),
         LOCAL_HTTP_HOST: host,
+        LOCAL_HTTP_WORKERS: String(options.workers ?? 1),
       });
     } else {
       server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });

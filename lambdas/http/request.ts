@@ -8,6 +8,7 @@ import {
   UnauthorizedError,
 } from "../domain/errors.js";
 import type { ParsedBody } from "./middleware.js";
+import { tokenScopes } from "./scopes.js";
 
 /**
  * Reading a request: identity from the authorizer's claims (never from the
@@ -40,21 +41,9 @@ export function callerId(event: HttpEvent): string {
   return sub as string;
 }
 
-/**
- * OAuth 2.0 scopes of the caller. API Gateway passes `scope` as a
- * space-separated string; array claims (`scp`) arrive rendered as "[a b]".
- */
+/** OAuth 2.0 scopes of the caller (`scope` or `scp`, see scopes.ts). */
 export function callerScopes(event: HttpEvent): Set<string> {
-  const claims = claimsOf(event);
-  const raw = claims?.scope ?? claims?.scp;
-  if (raw === undefined) return new Set();
-  const text = Array.isArray(raw) ? raw.join(" ") : String(raw);
-  return new Set(
-    text
-      .replace(/^\[|\]$/g, "")
-      .split(/[\s,]+/)
-      .filter(Boolean),
-  );
+  return tokenScopes(claimsOf(event));
 }
 
 export function requireScope(event: HttpEvent, scope: string): string {

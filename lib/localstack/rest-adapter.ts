@@ -6,16 +6,17 @@ import type {
   Context,
 } from "aws-lambda";
 import type { HttpRouteDefinition } from "../../lambdas/registry.js";
-import { apiGatewayEvent } from "../../local/apigw-event.js";
-import { type LocalJwtSettings, verifyBearer } from "../../local/auth.js";
+import { apiGatewayEvent, requestBody } from "../../local/apigw-event.js";
+import { authorizeRoute, type Claims, type LocalJwtSettings } from "../../local/auth.js";
+import { type GatewayResponse, gatewayResponse } from "../../local/gateway-responses.js";
 
 /**
  * LocalStack only. A REST API (v1) sends payload format 1.0 events; the
  * handlers are written for the HTTP API's 2.0 events behind a JWT authorizer.
  * This wrapper plays the HTTP API in between, as the local host does: it finds
- * the route, verifies the bearer token (HS256, LOCAL_JWT_SECRET) and the
- * route's scopes, builds the v2 event and turns the v2 result back into a v1
- * one. It is bundled around the real handler module; nothing in lambdas/
+ * the route, runs the same JWT authorizer checks (HS256, LOCAL_JWT_SECRET;
+ * local/auth.ts) with the same refusals (`{"message": ...}`, as API Gateway
+ * answers), builds the v2 event and turns the v2 result back into a v1 one. It is bundled around the real handler module; nothing in lambdas/
  * changes.
  */
 
@@ -34,17 +35,8 @@ export interface RestAdapterOptions {
   jwt: LocalJwtSettings;
 }
 
-function errorResult(
-  statusCode: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): APIGatewayProxyResult {
-  return {
-    statusCode,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-    body: JSON.stringify({ error: { code, message } }),
-  };
+function gatewayResult(reply: GatewayResponse): APIGatewayProxyResult {
+  return { statusCode: reply.statusCode, headers: reply.headers, body: reply.body };
 }
 
 function lowerCaseHeaders(event: APIGatewayProxyEvent): Record<string, string> {
@@ -72,15 +64,6 @@ function rawQueryString(event: APIGatewayProxyEvent): string {
   return query.toString();
 }
 
-function scopesOf(claims: Record<string, unknown>): Set<string> {
-  return new Set(
-    String(claims.scope ?? claims.scp ?? "")
-      .replace(/^\[|\]$/g, "")
-      .split(/[\s,]+/)
-      .filter(Boolean),
-  );
-}
-
 /** API Gateway's payload 2.0 rules: a structured result, or any other value as a 200 JSON body. */
 function toRestResult(result: APIGatewayProxyResultV2): APIGatewayProxyResult {
   if (typeof result !== "object" || result === null || !("statusCode" in result)) {
@@ -104,34 +87,20 @@ export function restAdapter(inner: HttpApiHandler, options: RestAdapterOptions):
   return async (event, context) => {
     const routeKey = `${event.httpMethod} ${event.resource}`;
     const route = options.routes.find((candidate) => candidate.routeKey === routeKey);
-    if (!route) return errorResult(404, "NOT_FOUND", `No route for ${routeKey}`);
+    if (!route) return gatewayResult(gatewayResponse(404));
 
     const headers = lowerCaseHeaders(event);
-    let claims: Awaited<ReturnType<typeof verifyBearer>> = null;
+    let authorizer: { claims: Claims; scopes: string[] | null } | undefined;
     if (route.authorization === "jwt") {
-      claims = await verifyBearer(headers.authorization, options.jwt);
-      if (!claims) {
-        return errorResult(401, "UNAUTHORIZED", "A valid bearer token is required", {
-          "www-authenticate": "Bearer",
-        });
-      }
-      const granted = scopesOf(claims);
-      const missing = route.scopes.filter((scope) => !granted.has(scope));
-      if (missing.length > 0) {
-        return errorResult(
-          403,
-          "FORBIDDEN",
-          `This operation requires the ${missing.join(" ")} scope`,
-        );
-      }
+      const verdict = await authorizeRoute(headers.authorization, route, options.jwt);
+      if (!verdict.allowed) return gatewayResult(verdict.response);
+      authorizer = verdict;
     }
 
-    const body =
+    const bytes =
       event.body === null || event.body === undefined
-        ? undefined
-        : event.isBase64Encoded
-          ? Buffer.from(event.body, "base64").toString("utf8")
-          : event.body;
+        ? Buffer.alloc(0)
+        : Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
     const pathParameters = Object.fromEntries(
       Object.entries(event.pathParameters ?? {}).filter(
         (entry): entry is [string, string] => entry[1] !== undefined,
@@ -143,10 +112,10 @@ export function restAdapter(inner: HttpApiHandler, options: RestAdapterOptions):
       path: event.path,
       rawQueryString: rawQueryString(event),
       headers,
-      body,
+      ...requestBody(bytes, headers["content-type"]),
       pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : undefined,
-      claims: claims ?? undefined,
-      scopes: claims ? [...scopesOf(claims)] : undefined,
+      claims: authorizer?.claims,
+      scopes: authorizer?.scopes,
       sourceIp: event.requestContext?.identity?.sourceIp,
     });
     return toRestResult(await inner(v2, context));

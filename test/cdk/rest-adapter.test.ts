@@ -3,6 +3,7 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyResultV2,
 } from "aws-lambda";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { HTTP_ROUTES } from "../../lambdas/registry.js";
 import { type HttpApiHandler, restAdapter } from "../../lib/localstack/rest-adapter.js";
@@ -103,7 +104,7 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
         method: "POST",
         resource: "/sales/{saleId}/buy",
         path: "/sales/drop-1/buy",
-        headers: { Authorization: `Bearer ${token}` },
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
         body: Buffer.from('{"quantity":2}').toString("base64"),
         base64: true,
         pathParameters: { saleId: "drop-1" },
@@ -111,8 +112,23 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
       context,
     );
     expect(result.statusCode).toBe(202);
-    expect(seen[0]?.body).toBe('{"quantity":2}');
+    expect(seen[0]).toMatchObject({ body: '{"quantity":2}', isBase64Encoded: false });
     expect(seen[0]?.requestContext.authorizer.jwt.claims).toMatchObject({ sub: "alice" });
+
+    // As the HTTP API does: a body that is not text (here: no content type) stays base64.
+    await adapted(
+      restEvent({
+        method: "POST",
+        resource: "/sales/{saleId}/buy",
+        path: "/sales/drop-1/buy",
+        headers: { Authorization: token },
+        body: Buffer.from("quantity=2").toString("base64"),
+        base64: true,
+        pathParameters: { saleId: "drop-1" },
+      }),
+      context,
+    );
+    expect(seen[1]).toMatchObject({ body: "cXVhbnRpdHk9Mg==", isBase64Encoded: true });
   });
 
   it("answers 401 without a valid token and 403 without the route's scope, before the handler", async () => {
@@ -123,9 +139,8 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
       context,
     );
     expect(unauthenticated.statusCode).toBe(401);
-    expect(JSON.parse(unauthenticated.body)).toEqual({
-      error: { code: "UNAUTHORIZED", message: "A valid bearer token is required" },
-    });
+    expect(JSON.parse(unauthenticated.body)).toEqual({ message: "Unauthorized" });
+    expect(unauthenticated.headers?.["www-authenticate"]).toBe("Bearer");
 
     const buyerToken = await signLocalToken({ sub: "bob" }, jwt);
     const forbidden = await adapted(
@@ -139,6 +154,26 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
       context,
     );
     expect(forbidden.statusCode).toBe(403);
+    expect(JSON.parse(forbidden.body)).toEqual({ message: "Forbidden" });
+
+    // The scope in `scp` (a list claim) counts, as for API Gateway's JWT authorizer.
+    const scpToken = await new SignJWT({ scp: ["admin"] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("ops")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(jwt.secret));
+    const viaScp = await adapted(
+      restEvent({
+        method: "POST",
+        resource: "/sales",
+        path: "/sales",
+        headers: { authorization: `Bearer ${scpToken}` },
+        body: "{}",
+      }),
+      context,
+    );
+    expect(viaScp.statusCode).toBe(200);
+    seen.pop();
 
     const adminToken = await signLocalToken({ sub: "ops", scopes: ["admin"] }, jwt);
     const allowed = await adapted(
@@ -199,7 +234,7 @@ describe("restAdapter (LocalStack REST API -> HTTP API handler)", () => {
       restEvent({ method: "DELETE", resource: "/sales/{saleId}", path: "/sales/x" }),
       context,
     );
-    expect(result.statusCode).toBe(404);
+    expect(result).toMatchObject({ statusCode: 404, body: '{"message":"Not Found"}' });
   });
 
   it("renders a non-structured v2 result as a 200 JSON body, as API Gateway does", async () => {
