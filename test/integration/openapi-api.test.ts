@@ -9,7 +9,7 @@ import {
   listen,
   loadRouteHandlers,
 } from "../../local/http-host.js";
-import { invoke } from "../support/fixtures.js";
+import { admin, buyer, invoke } from "../support/fixtures.js";
 
 let openapi: HttpLambda;
 let server: Server;
@@ -25,7 +25,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const get = (headers: Record<string, string> = {}) =>
   invoke(openapi, { routeKey: "GET /openapi.json", method: "GET", path: "/openapi.json", headers });
 
-describe("GET /openapi.json", () => {
+describe("the route of the OpenAPI document", () => {
   it("serves the document to anyone as JSON, with an ETag, and a 304 on revalidation", async () => {
     const reply = await get();
     expect(reply.status).toBe(200);
@@ -50,5 +50,28 @@ describe("GET /openapi.json", () => {
         method.toLowerCase(),
       );
     }
+  });
+});
+
+// The one route no other integration test invokes: its answers are checked against the document too.
+describe("POST /admin/redrive, as the document describes it", () => {
+  const redrive = async (claims: Record<string, string>, body?: string) => {
+    const module = await import("../../lambdas/handlers/admin-redrive.js");
+    return invoke(module.handler as HttpLambda, {
+      routeKey: "POST /admin/redrive",
+      method: "POST",
+      path: "/admin/redrive",
+      headers: { "content-type": "application/json" },
+      body,
+      claims,
+    });
+  };
+
+  it("answers an admin with what it moved, and a buyer with 403, an invalid max with 400", async () => {
+    const moved = await redrive(admin(), JSON.stringify({ max: 1 }));
+    expect(moved.status).toBe(200);
+    expect(moved.body).toMatchObject({ failed: 0, skipped: 0 });
+    expect((await redrive(buyer("alice"))).status).toBe(403);
+    expect((await redrive(admin(), JSON.stringify({ max: 0 }))).status).toBe(400);
   });
 });
