@@ -64,6 +64,8 @@ export const CONSUMER_HANDLER = "consume-orders";
 /** Serves the live dashboard's static files; its bundle carries them (`__DASHBOARD_FILES__`). */
 export const DASHBOARD_HANDLER = "dashboard";
 export const MIGRATE_HANDLER = "migrate";
+/** Serves GET /openapi.json; the only function that bundles the document builder (zod-openapi). */
+export const OPENAPI_HANDLER = "openapi";
 
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
@@ -124,6 +126,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     name: DASHBOARD_HANDLER,
     kind: "http",
     routes: [open("GET /dashboard"), open("GET /dashboard/{file}")],
+    access: NO_ACCESS,
+  },
+  // The API's OpenAPI 3.1 document (lambdas/openapi/document.ts), public: it is the contract, no data.
+  {
+    name: OPENAPI_HANDLER,
+    kind: "http",
+    routes: [open("GET /openapi.json")],
     access: NO_ACCESS,
   },
   {

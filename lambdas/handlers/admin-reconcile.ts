@@ -1,4 +1,3 @@
-import * as z from "zod";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -8,6 +7,7 @@ import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
 import { reconcileSale } from "../domain/reconcile.js";
 import { saleIdSchema } from "../domain/sale.js";
+import { reconcileRequestSchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
 import { pathParameter, requireScope, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -24,19 +24,11 @@ const deps = {
   queueDepths: sqsQueueDepths(sqs, queues),
 };
 
-const requestSchema = z
-  .object({
-    repair: z.boolean().default(false),
-    graceSeconds: z.number().int().min(0).max(86_400).default(300),
-  })
-  .optional()
-  .transform((body) => body ?? { repair: false, graceSeconds: 300 });
-
 /** POST /admin/sales/{saleId}/reconcile (admin): the reconcile report, optionally repairing. */
 export const handler = httpHandler(async (event) => {
   const adminId = requireScope(event, "admin");
   const saleId = pathParameter(event, "saleId", saleIdSchema);
-  const { repair, graceSeconds } = validBody(event, requestSchema);
+  const { repair, graceSeconds } = validBody(event, reconcileRequestSchema);
   // Each order's repair fails alone inside the report; what is left is Redis,
   // Postgres or SQS being unreachable: a 503 to retry, never a 500.
   const report = await reconcileSale(deps, saleId, { repair, graceMs: graceSeconds * 1000 }).catch(

@@ -1,7 +1,7 @@
-import * as z from "zod";
 import { createSqsClient } from "../adapters/sqs/client.js";
 import { redrive } from "../adapters/sqs/redrive.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
+import { redriveRequestSchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -12,17 +12,6 @@ const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);
 
 /**
- * Ten messages per loop, three SQS calls each: 200 messages is ~60 calls,
- * well inside the function's timeout and API Gateway's 30 s limit.
- */
-const MAX_PER_CALL = 200;
-
-const requestSchema = z
-  .object({ max: z.number().int().min(1).max(MAX_PER_CALL).default(MAX_PER_CALL) })
-  .optional()
-  .transform((body) => body ?? { max: MAX_PER_CALL });
-
-/**
  * POST /admin/redrive (admin): moves up to `max` (at most 200) DLQ messages
  * back to the orders queue. Bounded so one call fits in an API Gateway
  * timeout; call again while `moved` equals `max`. `npm run redrive` has no
@@ -30,7 +19,7 @@ const requestSchema = z
  */
 export const handler = httpHandler(async (event) => {
   const adminId = requireScope(event, "admin");
-  const { max } = validBody(event, requestSchema);
+  const { max } = validBody(event, redriveRequestSchema);
   const result = await redrive(sqs, queues.deadLetterQueueUrl, queues.ordersQueueUrl, {
     max,
   }).catch((error: unknown) => {

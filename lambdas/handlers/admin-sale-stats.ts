@@ -1,4 +1,3 @@
-import * as z from "zod";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -8,6 +7,7 @@ import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
 import { SaleNotFoundError } from "../domain/errors.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { saleStats } from "../domain/sale-stats.js";
+import { saleStatsQuerySchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
 import { pathParameter, requireScope, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -23,11 +23,6 @@ const deps = {
   sourceTimeoutMs: config.sourceTimeoutMs,
 };
 
-const querySchema = z.object({
-  /** Seconds the rates and windowed percentiles cover at least. */
-  window: z.coerce.number().int().min(1).max(60).default(1),
-});
-
 /**
  * GET /admin/sales/{saleId}/stats (admin): the sale's live numbers for the
  * dashboard, polled about once a second. See lambdas/domain/sale-stats.ts.
@@ -35,7 +30,7 @@ const querySchema = z.object({
 export const handler = httpHandler(async (event) => {
   requireScope(event, "admin");
   const saleId = pathParameter(event, "saleId", saleIdSchema);
-  const { window } = validQuery(event, querySchema);
+  const { window } = validQuery(event, saleStatsQuerySchema);
   const view = await saleStats(deps, saleId, { windowMs: window * 1000 });
   if (view === null) throw new SaleNotFoundError(saleId);
   return json(200, view, { "cache-control": "no-store" });

@@ -1,8 +1,8 @@
-import * as z from "zod";
 import { createRedisClient } from "../adapters/redis/client.js";
 import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { recentSales } from "../domain/recent-sales.js";
+import { recentSalesQuerySchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
 import { requireScope, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
@@ -11,12 +11,10 @@ import { readRedisConfig } from "../platform/config.js";
 const redis = await createRedisClient(readRedisConfig());
 const deps = { index: new RedisRecentSalesIndex(redis), reservations: new RedisSaleStore(redis) };
 
-const querySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
-
 /** GET /admin/sales (admin): the most recently created sales, newest first, with their stock. */
 export const handler = httpHandler(async (event) => {
   requireScope(event, "admin");
-  const { limit } = validQuery(event, querySchema);
+  const { limit } = validQuery(event, recentSalesQuerySchema);
   const sales = await recentSales(deps, limit, Date.now());
   return json(200, { sales }, { "cache-control": "no-store" });
 });

@@ -6,6 +6,7 @@ import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { apiGatewayEvent, type EventInput } from "../../local/apigw-event.js";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
+import { assertConforms } from "./openapi-conformance.js";
 
 /** A sale id no other test uses, so tests share one Redis without seeing each other. */
 export function uniqueSaleId(prefix = "t"): string {
@@ -40,12 +41,15 @@ export async function invoke(handler: HttpLambda, input: EventInput): Promise<Re
   } catch {
     // not JSON; the test will see the raw text
   }
-  return {
+  const reply = {
     status: structured.statusCode ?? 200,
     headers: (structured.headers ?? {}) as Record<string, string>,
     body,
     raw,
   };
+  // Every real response of the integration tests is checked against the OpenAPI document.
+  assertConforms(input.routeKey, reply);
+  return reply;
 }
 
 export function buyer(sub: string, scopes: string[] = []) {

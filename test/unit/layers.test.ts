@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
  *   adapters  Redis, Postgres, SQS, Secrets Manager; may import domain and platform
  *   platform  config, logging, bundled files; imports no domain, adapter or handler
  *   http      API Gateway events in and out; imports domain and platform
+ *   openapi   the OpenAPI document, from the registry and the schemas; adapters for types only
  *   handlers  wiring: one file per function
  */
 const LAMBDAS = new URL("../../lambdas/", import.meta.url).pathname;
@@ -78,6 +79,32 @@ describe("layers of lambdas/", () => {
         return layer !== "adapters" && layer !== "handlers";
       }),
     ).toEqual([]);
+  });
+
+  it("openapi imports no handler, and adapters for their types only", () => {
+    expect(
+      violations("openapi", (file, specifier) => {
+        const layer = layerOf(file, specifier);
+        if (layer === "handlers") return false;
+        if (layer !== "adapters") return true;
+        return new RegExp(`^import type [^;]*"${specifier}"`, "m").test(readFileSync(file, "utf8"));
+      }),
+    ).toEqual([]);
+  });
+
+  it("only the openapi handler imports the document builder (zod-openapi stays off the other bundles)", () => {
+    const importers = [
+      ...sourcesUnder("handlers"),
+      ...sourcesUnder("http"),
+      ...sourcesUnder("domain"),
+      ...sourcesUnder("adapters"),
+      ...sourcesUnder("platform"),
+    ].filter((file) =>
+      importsOf(file).some(
+        (specifier) => specifier === "zod-openapi" || layerOf(file, specifier) === "openapi",
+      ),
+    );
+    expect(importers.map((file) => relative(LAMBDAS, file))).toEqual(["handlers/openapi.ts"]);
   });
 
   it("catches a forbidden import (the check itself works)", () => {
