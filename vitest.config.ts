@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     env: {
-      // The SDK warns on Node 20 (Lambda runs 22); the warning is noise in test output.
+      // The SDK warns on Node 20; harmless on Node 24, kept for a run on an older node.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       POWERTOOLS_LOG_LEVEL: "SILENT",
     },

@@ -5,7 +5,7 @@ import { type BundlingOptions, OutputFormat } from "aws-cdk-lib/aws-lambda-nodej
 import { PROJECT_ROOT } from "./paths.js";
 
 /**
- * How every function is bundled: local esbuild (no Docker), ESM for Node 22,
+ * How every function is bundled: local esbuild (no Docker), ESM for Node 24 (nodejs24.x),
  * minified with source maps, and the files the handlers would otherwise read
  * from disk (Lua scripts, SQL migrations) inlined through esbuild `define`.
  */
@@ -73,7 +73,7 @@ export interface BundlingInputs {
   aliases?: string[];
   /**
    * Bundle the AWS SDK v3 (`@aws-sdk/*`, `@smithy/*`) instead of using the copy
-   * the nodejs22.x runtime ships. Default false: measured, bundling it adds
+   * the nodejs24.x runtime ships. Default false: measured, bundling it adds
    * ~320 KB to the buy function (README, "Bundle sizes").
    */
   bundleAwsSdk?: boolean;
@@ -85,13 +85,16 @@ export interface BundlingInputs {
  */
 export const BUNDLE_STUBS = [`debug=${join(PROJECT_ROOT, "lib", "bundle-stubs", "debug.cjs")}`];
 
-/** What the nodejs22.x runtime already provides. */
+/** The Node.js major of the functions' Lambda runtime (nodejs24.x); the local stack and tests run on it too. */
+export const LAMBDA_NODE_MAJOR = 24;
+
+/** What the nodejs24.x runtime already provides. */
 export const RUNTIME_PROVIDED_MODULES = ["@aws-sdk/*", "@smithy/*"];
 
 export function bundlingOptions(inputs: BundlingInputs = {}): BundlingOptions {
   return {
     format: OutputFormat.ESM,
-    target: "node22",
+    target: `node${LAMBDA_NODE_MAJOR}`,
     mainFields: ["module", "main"],
     banner: ESM_REQUIRE_BANNER,
     minify: true,

@@ -127,6 +127,16 @@ export const DEFAULT_SETTINGS: StackSettings = {
   localJwtSecret: "flash-sale-local-development-secret",
 };
 
+/**
+ * The orders queue's visibility timeout: six times the consumer's timeout plus
+ * the batching window, as AWS advises for an SQS event source (181 s by default).
+ */
+export function queueVisibilityTimeoutSeconds(
+  settings: Pick<StackSettings, "consumerTimeoutSeconds" | "consumerBatchingWindowSeconds">,
+): number {
+  return 6 * settings.consumerTimeoutSeconds + settings.consumerBatchingWindowSeconds;
+}
+
 export class SettingsError extends Error {
   override name = "SettingsError";
 }

@@ -3,8 +3,10 @@ import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
 import { isLoopbackHost, signLocalToken, usesDevelopmentSecret } from "./auth.js";
 import { formatSummary, runDemo } from "./demo.js";
+import { DEFAULT_QUEUE_SETTINGS } from "./services/sqs-server.js";
 import { type RunningStack, startStack } from "./stack.js";
 import { STACK_DIR, writeStackEnv } from "./stack-env.js";
+import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
 
 /**
  * `npm start`: boots the whole system on this machine and runs a demo sale.
@@ -17,6 +19,7 @@ import { STACK_DIR, writeStackEnv } from "./stack-env.js";
  *                                  non-loopback one needs LOCAL_JWT_SECRET (refused without)
  *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
+ *                                  (default: the CDK stack's, from cdk.json: 100, 1000 ms, 5)
  *   --data-dir DIR                 where services keep data (default .local/stack)
  *   --workers N                    HTTP worker processes (default: one per core; 0 = in-process)
  *   --demo-delay S                 seconds to open the dashboard before the demo (default 5 on a terminal, 0 with --demo-only)
@@ -30,9 +33,15 @@ const { values: args } = parseArgs({
     "demo-only": { type: "boolean", default: false },
     buyers: { type: "string", default: "1000" },
     stock: { type: "string", default: "100" },
-    "batch-size": { type: "string", default: "100" },
-    "batching-window-ms": { type: "string", default: "200" },
-    "consumer-concurrency": { type: "string", default: "2" },
+    "batch-size": { type: "string", default: String(LOCAL_STACK_SETTINGS.consumerBatchSize) },
+    "batching-window-ms": {
+      type: "string",
+      default: String(LOCAL_STACK_SETTINGS.consumerBatchingWindowSeconds * 1000),
+    },
+    "consumer-concurrency": {
+      type: "string",
+      default: String(LOCAL_STACK_SETTINGS.consumerMaxConcurrency),
+    },
     "data-dir": { type: "string" },
     // Delete the services' data (and logs) when stopping: for throwaway runs such as tests.
     clean: { type: "boolean", default: false },
@@ -124,9 +133,9 @@ try {
       `  Redis (AOF, fsync on every write)    ${env.REDIS_URL} ${pid(stack.services.redis)}`,
       `  Postgres                             ${env.DATABASE_URL} ${pid(stack.services.postgres)}`,
       `  SQS server (fauxqs)                  ${env.SQS_ENDPOINT} ${pid(stack.services.sqs)}`,
-      `    orders queue                       ${env.ORDERS_QUEUE_URL}`,
+      `    orders queue                       ${env.ORDERS_QUEUE_URL} (visibility ${DEFAULT_QUEUE_SETTINGS.visibilityTimeoutSeconds} s; queues kept on disk across restarts)`,
       `    dead-letter queue                  ${env.ORDERS_DLQ_URL}`,
-      `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent`,
+      `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent, timeout ${LOCAL_STACK_SETTINGS.consumerTimeoutSeconds} s`,
       `  data and logs                        ${stack.services.dir}`,
       `  live dashboard (admin token inside)  ${dashboardUrl}`,
       "",

@@ -6,13 +6,17 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { lambdaContext } from "./lambda-context.js";
+import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
 
 /**
- * Plays Lambda's SQS event source mapping: long-polls the queue, gathers
- * batches (size and batching window), invokes the consumer with bounded
- * concurrency, deletes the records that succeeded and leaves the
- * batchItemFailures (or the whole batch, if the handler throws) to reappear
- * after the visibility timeout, where the queue's redrive policy applies.
+ * Plays Lambda's SQS event source mapping with ReportBatchItemFailures on (as
+ * the CDK stack configures it): long-polls the queue, gathers batches (size
+ * and batching window), invokes the consumer with bounded concurrency and the
+ * consumer function's timeout, deletes the records that succeeded and leaves
+ * the failed ones to reappear after the visibility timeout, where the queue's
+ * redrive policy applies. Which records failed follows AWS's documented rules
+ * (Lambda developer guide, "Handling errors for an SQS event source in Lambda",
+ * success and failure conditions): see batchOutcome().
  */
 
 export type SqsLambda = (
@@ -25,11 +29,14 @@ export interface SqsEventSourceOptions {
   queueUrl: string;
   queueArn?: string;
   handler: SqsLambda;
+  /** Default: the stack's consumerBatchSize (cdk.json). */
   batchSize?: number;
-  /** How long to keep gathering a batch once its first message arrived. */
+  /** How long to keep gathering a batch once its first message arrived; default the stack's window. */
   batchingWindowMs?: number;
-  /** Concurrent batches, like the mapping's maximum concurrency. */
+  /** Concurrent batches, like the mapping's maximum concurrency; default the stack's. */
   concurrency?: number;
+  /** The consumer function's timeout; default the stack's consumerTimeoutSeconds. */
+  timeoutMs?: number;
   /** Long-poll wait of each ReceiveMessage. */
   waitTimeSeconds?: number;
   onBatch?: (report: BatchReport) => void;
@@ -39,8 +46,72 @@ export interface SqsEventSourceOptions {
 export interface BatchReport {
   size: number;
   failed: number;
+  /** Why the records failed: none, the ones the handler named, or all of them (and why). */
+  outcome: BatchOutcome["kind"];
   handlerError: unknown;
   durationMs: number;
+}
+
+export type BatchOutcome =
+  | { kind: "success"; failedIds: Set<string> }
+  | { kind: "partial"; failedIds: Set<string> }
+  | {
+      kind: "handler-error" | "timeout" | "invalid-response";
+      failedIds: Set<string>;
+      reason: string;
+    };
+
+/**
+ * What Lambda makes of a handler's answer to an SQS batch with
+ * ReportBatchItemFailures (AWS Lambda developer guide, services-sqs-errorhandling):
+ *
+ * - complete success: no response (undefined/null), an empty object, a null or
+ *   empty batchItemFailures list;
+ * - partial: a list whose every entry names a message of this batch in
+ *   itemIdentifier: those, and only those, are retried;
+ * - complete failure (every message retried): the invocation failed (the handler
+ *   threw or ran past its timeout), or the response is invalid: not a JSON object
+ *   (a string, a number, an array, not serializable), a batchItemFailures that is
+ *   not a list, or any entry whose itemIdentifier is missing (or under another key),
+ *   null, empty, not a string, or not the id of a message in this batch.
+ */
+export function batchOutcome(messageIds: readonly string[], response: unknown): BatchOutcome {
+  const all = new Set(messageIds);
+  const invalid = (reason: string): BatchOutcome => ({
+    kind: "invalid-response",
+    failedIds: all,
+    reason,
+  });
+  if (response === undefined || response === null) return { kind: "success", failedIds: new Set() };
+  let parsed: unknown;
+  try {
+    // What the runtime sends back to the event source is the JSON of the return value.
+    const json = JSON.stringify(response);
+    parsed = json === undefined ? undefined : JSON.parse(json);
+  } catch (error) {
+    return invalid(`the response is not serializable to JSON: ${(error as Error).message}`);
+  }
+  if (parsed === undefined || parsed === null) return { kind: "success", failedIds: new Set() };
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    return invalid(`the response is not a JSON object: ${JSON.stringify(parsed).slice(0, 80)}`);
+  }
+  const failures = (parsed as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return { kind: "success", failedIds: new Set() };
+  if (!Array.isArray(failures)) return invalid("batchItemFailures is not a list");
+  if (failures.length === 0) return { kind: "success", failedIds: new Set() };
+  const failedIds = new Set<string>();
+  for (const entry of failures) {
+    const id = (entry as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== "string" || id === "") {
+      return invalid(
+        `a batchItemFailures entry has no valid itemIdentifier: ${JSON.stringify(entry)}`,
+      );
+    }
+    if (!all.has(id))
+      return invalid(`itemIdentifier ${JSON.stringify(id)} is not a message of this batch`);
+    failedIds.add(id);
+  }
+  return { kind: "partial", failedIds };
 }
 
 export interface SqsEventSource {
@@ -52,8 +123,10 @@ export interface SqsEventSource {
 const RECEIVE_MAX = 10;
 
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
-  const batchSize = options.batchSize ?? 10;
-  const windowMs = options.batchingWindowMs ?? 0;
+  const batchSize = options.batchSize ?? LOCAL_STACK_SETTINGS.consumerBatchSize;
+  const windowMs =
+    options.batchingWindowMs ?? LOCAL_STACK_SETTINGS.consumerBatchingWindowSeconds * 1000;
+  const timeoutMs = options.timeoutMs ?? LOCAL_STACK_SETTINGS.consumerTimeoutSeconds * 1000;
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
   const queueArn = options.queueArn ?? arnOf(options.queueUrl);
   const controller = new AbortController();
@@ -90,15 +163,31 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   async function runBatch(messages: Message[]): Promise<void> {
     const started = Date.now();
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queueArn)) };
-    let failedIds = new Set<string>();
+    const ids = event.Records.map((r) => r.messageId);
+    let outcome: BatchOutcome;
     let handlerError: unknown;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const response = await options.handler(event, lambdaContext("consume-orders"));
-      failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      // Lambda ends an invocation at the function's timeout: the batch counts as failed,
+      // whatever the handler does afterwards (here it cannot be frozen, only ignored).
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new InvocationTimeout(timeoutMs)), timeoutMs);
+      });
+      const response = await Promise.race([
+        options.handler(event, lambdaContext("consume-orders", timeoutMs)),
+        timedOut,
+      ]);
+      outcome = batchOutcome(ids, response);
     } catch (error) {
       handlerError = error;
-      failedIds = new Set(event.Records.map((r) => r.messageId));
+      outcome =
+        error instanceof InvocationTimeout
+          ? { kind: "timeout", failedIds: new Set(ids), reason: error.message }
+          : { kind: "handler-error", failedIds: new Set(ids), reason: String(error) };
+    } finally {
+      clearTimeout(timer);
     }
+    const { failedIds } = outcome;
     const succeeded = messages.filter((m) => !failedIds.has(m.MessageId ?? ""));
     for (let i = 0; i < succeeded.length; i += RECEIVE_MAX) {
       const chunk = succeeded.slice(i, i + RECEIVE_MAX);
@@ -114,6 +203,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     options.onBatch?.({
       size: messages.length,
       failed: failedIds.size,
+      outcome: outcome.kind,
       handlerError,
       durationMs: Date.now() - started,
     });
@@ -133,7 +223,10 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     }
   }
 
-  const pollers = Array.from({ length: options.concurrency ?? 2 }, () => poller());
+  const pollers = Array.from(
+    { length: options.concurrency ?? LOCAL_STACK_SETTINGS.consumerMaxConcurrency },
+    () => poller(),
+  );
 
   return {
     get processed() {
@@ -147,6 +240,13 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       await Promise.allSettled(pollers);
     },
   };
+}
+
+class InvocationTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+    this.name = "InvocationTimeout";
+  }
 }
 
 function arnOf(queueUrl: string): string {

@@ -22,14 +22,21 @@ export interface StackOptions {
   port?: number;
   host?: string;
   durable?: boolean;
-  consumer?: { batchSize?: number; batchingWindowMs?: number; concurrency?: number };
+  /** The SQS event source; each default is the CDK stack's setting (cdk.json). */
+  consumer?: {
+    batchSize?: number;
+    batchingWindowMs?: number;
+    concurrency?: number;
+    timeoutMs?: number;
+  };
   /**
    * HTTP worker processes (node:cluster), each with its own handler modules,
    * as Lambda runs many containers; 0 serves from this process (tests).
    */
   workers?: number;
-  /** Receives before a message moves to the DLQ. */
+  /** Receives before a message moves to the DLQ; default the stack's (cdk.json). */
   maxReceiveCount?: number;
+  /** Default the stack's: 6 × consumer timeout + batching window (181 s). */
   visibilityTimeoutSeconds?: number;
 }
 
@@ -101,9 +108,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       sqs: localSqsClient(env.SQS_ENDPOINT ?? ""),
       queueUrl: env.ORDERS_QUEUE_URL ?? "",
       handler: consume,
-      batchSize: options.consumer?.batchSize ?? 100,
-      batchingWindowMs: options.consumer?.batchingWindowMs ?? 200,
-      concurrency: options.consumer?.concurrency ?? 2,
+      batchSize: options.consumer?.batchSize,
+      batchingWindowMs: options.consumer?.batchingWindowMs,
+      concurrency: options.consumer?.concurrency,
+      timeoutMs: options.consumer?.timeoutMs,
       waitTimeSeconds: 1,
     });
     const running = consumer;

@@ -1,6 +1,7 @@
 import { Duration, Validations } from "aws-cdk-lib";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { queueVisibilityTimeoutSeconds } from "../config.js";
 
 export interface OrdersQueueProps {
   /** The consumer's timeout; the visibility timeout is derived from it. */
@@ -45,6 +46,12 @@ export class OrdersQueue extends Construct {
   }
 
   static visibilityTimeout(props: OrdersQueueProps): Duration {
-    return Duration.seconds(6 * props.consumerTimeoutSeconds + props.batchingWindowSeconds);
+    // The same rule the local stack's queue uses (lib/config.ts).
+    return Duration.seconds(
+      queueVisibilityTimeoutSeconds({
+        consumerTimeoutSeconds: props.consumerTimeoutSeconds,
+        consumerBatchingWindowSeconds: props.batchingWindowSeconds,
+      }),
+    );
   }
 }

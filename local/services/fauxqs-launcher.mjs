@@ -1,8 +1,16 @@
-// The SQS server (fauxqs) as sqs-server.ts runs it. fauxqs's own CLI (startFauxqs)
-// listens on 0.0.0.0, which would put the queues on every network of the machine;
-// this builds the same app with the package's buildApp() and listens on loopback only.
+// The SQS server (fauxqs) as sqs-server.ts runs it. fauxqs's own CLI and startFauxqs()
+// listen on 0.0.0.0, which would put the queues on every network of the machine; this
+// builds the same app with the package's buildApp() and listens on loopback only.
 //
-//   FAUXQS_PORT=<port> node local/services/fauxqs-launcher.mjs
+//   FAUXQS_PORT=<port> [FAUXQS_DATA_DIR=<dir>] node local/services/fauxqs-launcher.mjs
+//
+// With FAUXQS_DATA_DIR, queues and messages (visible, delayed and in flight, with their
+// receive counts and visibility deadlines) live in fauxqs 2's SQLite store in that folder,
+// written through on every change, and come back on the next start: what startFauxqs({
+// dataDir }) does, wired here by hand because startFauxqs cannot bind 127.0.0.1.
+// fauxqs exports neither the stores nor the persistence manager, so they are imported
+// from its dist folder; package.json pins fauxqs to ~2.4 for that reason, and this
+// fails at start, naming what moved, if an upgrade changes them.
 //
 // Plain JavaScript so it starts without a TypeScript loader.
 import { buildApp } from "fauxqs";
@@ -12,10 +20,41 @@ if (!Number.isInteger(port) || port <= 0) {
   process.stderr.write("fauxqs-launcher: FAUXQS_PORT must be a port number\n");
   process.exit(2);
 }
+const dataDir = process.env.FAUXQS_DATA_DIR || undefined;
+
+async function internal(path, name) {
+  const url = new URL(path, import.meta.resolve("fauxqs"));
+  const module = await import(url.href).catch(() => ({}));
+  if (typeof module[name] !== "function") {
+    throw new Error(`fauxqs-launcher: fauxqs no longer has ${name} in ${path}; check its upgrade`);
+  }
+  return module[name];
+}
+
+const stores = {
+  sqsStore: new (await internal("./sqs/sqsStore.js", "SqsStore"))(),
+  snsStore: new (await internal("./sns/snsStore.js", "SnsStore"))(),
+  s3Store: new (await internal("./s3/s3Store.js", "S3Store"))(),
+};
+let persistence;
+if (dataDir) {
+  const PersistenceManager = await internal("./persistence.js", "PersistenceManager");
+  persistence = new PersistenceManager(dataDir);
+  // As startFauxqs does: load first, then attach, so loading writes nothing back.
+  persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
+  stores.sqsStore.persistence = persistence;
+  stores.snsStore.persistence = persistence;
+  stores.s3Store.persistence = persistence;
+  for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+}
+
 // Request logging only when asked for (FAUXQS_LOGGER=true): at a sale's rate it costs real CPU.
-const app = buildApp({ logger: process.env.FAUXQS_LOGGER === "true" });
+const app = buildApp({ logger: process.env.FAUXQS_LOGGER === "true", stores });
+if (persistence) app.addHook("preClose", () => persistence.close());
 const address = await app.listen({ port, host: "127.0.0.1" });
-process.stdout.write(`fauxqs listening on ${address}\n`);
+process.stdout.write(
+  `fauxqs listening on ${address}${dataDir ? `, queues kept in ${dataDir}` : ", queues in memory"}\n`,
+);
 
 let closing = false;
 async function close(code) {

@@ -37,7 +37,7 @@ export interface ServicesOptions {
   ports?: { redis?: number; postgres?: number; sqs?: number };
   /** Which services to run; default all three. */
   only?: Array<"redis" | "postgres" | "sqs">;
-  /** Durable settings (Redis AOF, Postgres fsync) as the local stack uses; tests run without. */
+  /** Durable settings (Redis AOF, Postgres fsync, SQS in SQLite) as the local stack uses; tests run without. */
   durable?: boolean;
   queues?: Partial<QueueSettings>;
 }
@@ -82,6 +82,7 @@ export async function startLocalServices(options: ServicesOptions = {}): Promise
         dir: join(dir, "sqs"),
         port: options.ports?.sqs,
         queues: options.queues,
+        persistent: options.durable,
       })
     : undefined;
   const services = [redis, postgres, sqs].filter(

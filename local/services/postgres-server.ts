@@ -5,14 +5,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import {
-  freePort,
-  isAlive,
-  processesWorkingIn,
-  spawnLogged,
-  stopProcess,
-  waitUntil,
-} from "./processes.js";
+import { freePort, processesWorkingIn, spawnLogged, stopProcess, waitUntil } from "./processes.js";
 import { postgresBinDir } from "./system-packages.js";
 
 export interface PostgresOptions {
@@ -128,7 +121,15 @@ export async function createPostgresService(options: PostgresOptions): Promise<P
         { ...user, cwd: dir, parentDeathSignal: "SIGINT" },
       );
       const proc = child;
-      await waitUntil(`postgres on port ${port}`, () => canConnect(port), 20_000, proc);
+      try {
+        await waitUntil(`postgres on port ${port}`, () => canConnect(port), 20_000, proc);
+      } catch (error) {
+        // Postgres says why in its log (a port taken, a stale lock, ...): keep it in the error.
+        const log = readLogTail(join(dir, "postgres.log"));
+        throw new Error(`${(error as Error).message}; postgres.log ends with:\n${log}`, {
+          cause: error,
+        });
+      }
       await ensureDatabase(port, database);
     },
     async stop(signal = "SIGINT") {
@@ -171,7 +172,10 @@ function clearStaleLocks(dir: string, dataDir: string): void {
     } catch {
       continue;
     }
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) rmSync(lock, { force: true });
+    // No Postgres works in this data folder, so the lock is stale whatever its pid is now:
+    // reused by another process, or a killed postmaster not yet reaped (a zombie answers
+    // kill(pid, 0), so Postgres would refuse to start: "lock file already exists").
+    if (Number.isInteger(pid) && pid > 0) rmSync(lock, { force: true });
   }
 }
 
@@ -196,5 +200,13 @@ async function ensureDatabase(port: number, database: string): Promise<void> {
     if (exists.rowCount === 0) await client.query(`create database "${database}"`);
   } finally {
     await client.end();
+  }
+}
+
+function readLogTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
   }
 }

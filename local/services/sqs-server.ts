@@ -1,13 +1,27 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { queueVisibilityTimeoutSeconds } from "../../lib/config.js";
+import { LOCAL_STACK_SETTINGS } from "../stack-settings.js";
 import { freePort, spawnLogged, stopProcess, tcpAccepts, waitUntil } from "./processes.js";
 
 /**
  * fauxqs, an SQS server speaking the JSON protocol of the current AWS SDK,
- * run as a child process. It keeps queues in memory: a stop loses them, and
- * start() creates them again.
+ * run as a child process. Persistent (as `npm start` and startStack({ durable })
+ * run it), it keeps queues and messages in SQLite under its folder, written
+ * through on every change: a stop, even a SIGKILL, loses no message, and the next
+ * start on the same folder finds them (in-flight ones reappear when their
+ * visibility timeout ends, as in SQS). Otherwise (the tests' shared services)
+ * it keeps them in memory. start() creates the queues, or updates the
+ * attributes of the ones it found, as a deploy of the CDK stack would.
  */
 
 export interface QueueSettings {
@@ -16,9 +30,10 @@ export interface QueueSettings {
   visibilityTimeoutSeconds: number;
 }
 
+/** The CDK stack's queue settings (cdk.json, lib/config.ts): visibility 6 × consumer timeout + window. */
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
-  maxReceiveCount: 5,
-  visibilityTimeoutSeconds: 30,
+  maxReceiveCount: LOCAL_STACK_SETTINGS.maxReceiveCount,
+  visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(LOCAL_STACK_SETTINGS),
 };
 
 export interface SqsService {
@@ -35,7 +50,7 @@ export interface SqsService {
 /** Credentials the local server accepts; never real ones. */
 export const LOCAL_AWS_ENV = {
   AWS_REGION: "us-east-1",
-  // The SDK warns on Node 20; Lambda runs Node 22, so locally it is noise.
+  // Harmless on Node 24; kept for a run on an older system Node (the SDK warns there).
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   AWS_ACCESS_KEY_ID: "local",
   AWS_SECRET_ACCESS_KEY: "local",
@@ -60,6 +75,8 @@ export async function createSqsService(options: {
   dir: string;
   port?: number;
   queues?: Partial<QueueSettings>;
+  /** Keep queues and messages in SQLite under dir (survive a stop); default in memory. */
+  persistent?: boolean;
 }): Promise<SqsService> {
   const port = options.port ?? (await freePort());
   const settings: QueueSettings = {
@@ -87,7 +104,12 @@ export async function createSqsService(options: {
     },
     async start() {
       child = spawnLogged(process.execPath, [FAUXQS_LAUNCHER], join(options.dir, "sqs.log"), {
-        env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_LOGGER: "false" },
+        env: {
+          ...process.env,
+          FAUXQS_PORT: String(port),
+          FAUXQS_LOGGER: "false",
+          FAUXQS_DATA_DIR: options.persistent ? join(options.dir, "data") : "",
+        },
         parentDeathSignal: "SIGTERM",
       });
       const proc = child;
@@ -101,36 +123,53 @@ export async function createSqsService(options: {
   };
 }
 
-/** The orders queue and its DLQ, with the same redrive policy the CDK stack sets. */
+/**
+ * The orders queue and its DLQ, with the same redrive policy the CDK stack sets.
+ * A queue kept from an earlier run (persistent) keeps its messages and gets
+ * this run's attributes, as a CloudFormation update would set them.
+ */
 export async function createOrderQueues(
   endpoint: string,
   settings: QueueSettings,
 ): Promise<{ orders: string; dlq: string }> {
   const sqs = localSqsClient(endpoint);
+  const ensure = async (name: string, attributes: Record<string, string>): Promise<string> => {
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+      // A kept queue's URL names the port of the run that created it; fauxqs finds
+      // queues by region and name whatever the port, so show this run's.
+      const url = new URL(QueueUrl as string);
+      url.port = new URL(endpoint).port;
+      return url.href;
+    } catch (error) {
+      const missing =
+        error instanceof QueueDoesNotExist ||
+        (error as { name?: string }).name === "AWS.SimpleQueueService.NonExistentQueue";
+      if (!missing) throw error;
+      const created = await sqs.send(
+        new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+      );
+      return created.QueueUrl as string;
+    }
+  };
   try {
-    const dlq = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: "orders-dlq",
-        Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
-      }),
-    );
-    const dlqUrl = dlq.QueueUrl as string;
+    const dlqUrl = await ensure("orders-dlq", {
+      MessageRetentionPeriod: String(14 * 24 * 3600),
+    });
     const dlqAttributes = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }),
     );
-    const orders = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: "orders",
-        Attributes: {
-          VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
-            maxReceiveCount: settings.maxReceiveCount,
-          }),
-        },
+    const ordersUrl = await ensure("orders", {
+      VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+      // The CDK stack's orders queue keeps messages 4 days.
+      MessageRetentionPeriod: String(4 * 24 * 3600),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
+        maxReceiveCount: settings.maxReceiveCount,
       }),
-    );
-    return { orders: orders.QueueUrl as string, dlq: dlqUrl };
+    });
+    return { orders: ordersUrl, dlq: dlqUrl };
   } finally {
     sqs.destroy();
   }

@@ -12,7 +12,7 @@ import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js"
 /**
  * Cold start of the buy function as Lambda runs it: a fresh process imports
  * the esbuild bundle (built as the CDK stack builds it; the AWS SDK external,
- * as the nodejs22.x runtime provides it) and answers one buy. Measured from
+ * as the nodejs24.x runtime provides it) and answers one buy. Measured from
  * before the import to the answer, i.e. Lambda's init plus the first
  * invocation, over several fresh processes against real Redis and SQS.
  *
@@ -31,7 +31,7 @@ await build({
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node20",
+  target: "node24",
   mainFields: ["module", "main"],
   banner: { js: ESM_REQUIRE_BANNER },
   minify: true,

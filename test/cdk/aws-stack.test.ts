@@ -1,6 +1,7 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../../lambdas/registry.js";
+import { LAMBDA_NODE_MAJOR } from "../../lib/bundling.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
 import {
@@ -392,11 +393,11 @@ describe("Functions", () => {
     for (const handler of ALL_HANDLERS) functionOf(template, handler);
   });
 
-  it("run Node 22 on arm64, traced, in the VPC, each with its log group", () => {
+  it("run Node 24 (nodejs24.x, the current LTS) on arm64, traced, in the VPC, each with its log group", () => {
     for (const handler of ALL_HANDLERS) {
       const [, fn] = functionOf(template, handler);
       expect(fn.Properties, handler).toMatchObject({
-        Runtime: "nodejs22.x",
+        Runtime: `nodejs${LAMBDA_NODE_MAJOR}.x`,
         Architectures: ["arm64"],
         Handler: "index.handler",
         TracingConfig: { Mode: "Active" },

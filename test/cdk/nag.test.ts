@@ -60,7 +60,7 @@ describe("cdk-nag AwsSolutions", () => {
     const migrate = stack.functions.get(MIGRATE_HANDLER);
     if (!migrate) throw new Error("no migration function");
     const migrateId = stack.getLogicalId(migrate.node.defaultChild as CfnElement);
-    // Every function, whatever lambdas/registry.ts adds: the same four, for the same reasons
+    // Every function, whatever lambdas/registry.ts adds: the same three, for the same reasons
     // (lib/constructs/flash-sale-function.ts).
     const functions = handlerCatalog({ projectRoot: PROJECT_ROOT }).map(
       (s) => `Functions/${s.name}`,
@@ -85,8 +85,6 @@ describe("cdk-nag AwsSolutions", () => {
       [`AwsSolutions-IAM4[${managed}/service-role/AWSLambdaVPCAccessExecutionRole]`]: functions,
       // X-Ray's write actions have no resource-level permissions.
       [`AwsSolutions-IAM4[${managed}/AWSXRayDaemonWriteAccess]`]: functions,
-      // nodejs22.x pinned on purpose (the bundles target node22).
-      "AwsSolutions-L1": functions,
       // The provider framework may invoke the one migration function (and its versions).
       [`AwsSolutions-IAM5[Resource::<${migrateId}.Arn>:*]`]: ["Migrations/Provider"],
       // Public by design.

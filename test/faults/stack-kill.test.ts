@@ -35,12 +35,15 @@ import {
  * Postgres, the SQS server) is SIGKILLed at once in the middle of a sale, as
  * a machine losing power would stop it, then started again on the same data.
  *
- * Redis (AOF, fsync before acknowledging) and Postgres (durable) keep what
- * they acknowledged; fauxqs keeps its queues in memory, so every message in
- * flight dies with it. That is the case reconcile exists for: an accepted
- * order whose message died is still reserved (or confirmed) in Redis with all
- * its data, and `reconcile --repair` persists it once the grace period has
- * passed and the queues are empty.
+ * Redis (AOF, fsync before acknowledging), Postgres (durable) and the SQS
+ * server (fauxqs 2, SQLite written through before it answers) keep what they
+ * acknowledged: every accepted buy's message survives, in the queue or in
+ * flight (it reappears after the visibility timeout), and the restarted
+ * consumer writes its row, as SQS would keep it. What no service acknowledged
+ * is a buy cut between its Redis reservation and its SQS send: its buyer got no
+ * answer, and that is the case reconcile exists for: the order is still
+ * reserved in Redis with all its data, and `reconcile --repair` persists it
+ * once the grace period has passed and the queues are empty.
  */
 
 const teardown = new Teardown();
@@ -79,7 +82,11 @@ async function startStackProcess(dir: string): Promise<StackProcess> {
   );
   const info = await new Promise<StackInfo>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the stack did not start in 60 s")), 60_000);
-    child.once("exit", (code) => reject(new Error(`the stack exited with ${code}; see ${dir}`)));
+    child.once("exit", (code) => {
+      // The folder goes with the teardown: keep the end of its log in the error.
+      const log = readFileSync(join(dir, "stack.log"), "utf8").slice(-2_000);
+      reject(new Error(`the stack exited with ${code}; ${dir}/stack.log ends with:\n${log}`));
+    });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as StackInfo);
@@ -166,6 +173,14 @@ describe("fault 6: the whole local stack is SIGKILLed mid-sale and started again
 
     const acceptedBefore = accepted(beforeKill);
     const unanswered = new Set(beforeKill.filter((o) => o.status === 0).map((o) => o.user));
+    // The messages kept through the kill (queued, or in flight until their visibility
+    // timeout ends) reach the restarted consumer: wait until the orders queue is empty.
+    const queued = await queueDepth(sqs, env.ORDERS_QUEUE_URL ?? "");
+    await waitFor(
+      "the restarted consumer drained the messages kept through the kill",
+      async () => (await queueDepth(sqs, env.ORDERS_QUEUE_URL ?? "")) === 0,
+      30_000,
+    );
     const afterRestart = await readBooks(redis, db, saleId);
     const inRedis = new Set(afterRestart.orders.map((o) => o.orderId));
     const rowIds = new Set(afterRestart.rows.map((r) => r.orderId));
@@ -225,7 +240,8 @@ describe("fault 6: the whole local stack is SIGKILLed mid-sale and started again
       durationMs: Date.now() - started,
       acceptedBeforeKill: acceptedBefore.length,
       unansweredAtKill: unanswered.size,
-      rowsAtRestart: afterRestart.rows.length,
+      queuedAtRestart: queued,
+      rowsAfterDrain: afterRestart.rows.length,
       reconcileFound: countBy(found.issues, (i) => i.kind),
       repairedForUnansweredBuys: repaired.issues.filter((i) =>
         unanswered.has(afterRestart.orders.find((o) => o.orderId === i.orderId)?.userId ?? ""),
@@ -234,8 +250,15 @@ describe("fault 6: the whole local stack is SIGKILLed mid-sale and started again
       processesKilled: allPids.length,
     });
 
-    // Redis kept every accepted order through the kill.
+    // Redis kept every accepted order through the kill...
     expect(acceptedBefore.filter((o) => !inRedis.has(o.orderId ?? ""))).toEqual([]);
+    // ...and the SQS server its message: each is a row before any repair.
+    expect(acceptedBefore.filter((o) => !rowIds.has(o.orderId ?? ""))).toEqual([]);
+    // So what reconcile repairs are only buys that got no answer at the kill.
+    for (const orderId of expected) {
+      const order = afterRestart.orders.find((o) => o.orderId === orderId);
+      expect(unanswered.has(order?.userId ?? ""), orderId).toBe(true);
+    }
     // Reconcile names exactly the orders without a row, only with the kinds it can repair...
     expect(found.issues.map((i) => i.orderId).sort()).toEqual(expected);
     for (const issue of found.issues)
