@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
+import type { GatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
 import { freePort } from "./services/processes.js";
@@ -28,6 +29,8 @@ export interface StackOptions {
    * as Lambda runs many containers; 0 serves from this process (tests).
    */
   workers?: number;
+  /** Overrides of the stack's gateway settings (e.g. the bench lifts the stage throttle). */
+  gateway?: Partial<GatewaySettings>;
   /** Receives before a message moves to the DLQ. */
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
@@ -89,9 +92,14 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         LOCAL_HTTP_PORT: String(port),
         LOCAL_HTTP_HOST: host,
         LOCAL_HTTP_WORKERS: String(options.workers ?? 1),
+        LOCAL_GATEWAY_OVERRIDES: JSON.stringify(options.gateway ?? {}),
       });
     } else {
-      server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });
+      server = createHttpHost({
+        handlers: await loadRouteHandlers(),
+        jwt: localJwtSettings(),
+        gateway: options.gateway,
+      });
       port = await listen(server, options.port ?? 3000, host);
     }
 
