@@ -130,6 +130,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 }
 
 async function startWorkers(count: number, env: Record<string, string>): Promise<Worker[]> {
+  // Each worker accepts its own connections from the shared socket (SCHED_NONE),
+  // rather than this process accepting every one and handing it over by IPC
+  // (node:cluster's round-robin default on Linux): the process that also runs
+  // the consumer stays out of every request's way.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: join(import.meta.dirname, "http-worker.ts"), silent: false });
   const workers = Array.from({ length: count }, () => cluster.fork({ ...process.env, ...env }));
   await Promise.all(

@@ -274,7 +274,10 @@ try {
     ORIGINAL_STOCK_KEY: originalKey,
   });
   others.floor = await forkTs<ServerReady>(join(import.meta.dirname, "floor-server.ts"));
-  const referenceSale = await createSale("reference", 100_000_000, { rateLimit: "off" });
+  const referenceSale = await createSale("reference", 100_000_000, {
+    perUserLimit: 100,
+    rateLimit: "off",
+  });
   others["reference-a"] = await forkTs<ServerReady>(
     join(import.meta.dirname, "reference-server.ts"),
     { REDIS_URL: env.REDIS_URL ?? "", SALE_ID: referenceSale },
