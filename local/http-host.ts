@@ -390,10 +390,17 @@ function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | 
   });
 }
 
+/**
+ * Pending connections the kernel may hold for the host (capped by
+ * net.core.somaxconn): API Gateway takes a crowd arriving at once, so the
+ * local one should not make the 512th buyer of a burst wait for a SYN retry.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export async function listen(server: Server, port: number, host = "127.0.0.1"): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve());
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   return (server.address() as AddressInfo).port;
 }

@@ -1,5 +1,5 @@
 import { localJwtSettings } from "./auth.js";
-import { perWorker, stackGatewaySettings } from "./gateway.js";
+import { type GatewaySettings, perWorker, stackGatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 
 /**
@@ -15,7 +15,13 @@ const workers = Number(process.env.LOCAL_HTTP_WORKERS ?? 1);
 const server = createHttpHost({
   handlers: await loadRouteHandlers(),
   jwt: localJwtSettings(),
-  gateway: perWorker(stackGatewaySettings(), workers),
+  gateway: perWorker(
+    {
+      ...stackGatewaySettings(),
+      ...(JSON.parse(process.env.LOCAL_GATEWAY_OVERRIDES || "{}") as Partial<GatewaySettings>),
+    },
+    workers,
+  ),
 });
 await listen(server, port, host);
 process.send?.({ ready: true });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
+import type { GatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
 import { freePort } from "./services/processes.js";
@@ -34,6 +35,8 @@ export interface StackOptions {
    * as Lambda runs many containers; 0 serves from this process (tests).
    */
   workers?: number;
+  /** Overrides of the stack's gateway settings (e.g. the bench lifts the stage throttle). */
+  gateway?: Partial<GatewaySettings>;
   /** Receives before a message moves to the DLQ; default the stack's (cdk.json). */
   maxReceiveCount?: number;
   /** Default the stack's: 6 × consumer timeout + batching window (181 s). */
@@ -96,9 +99,14 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         LOCAL_HTTP_PORT: String(port),
         LOCAL_HTTP_HOST: host,
         LOCAL_HTTP_WORKERS: String(options.workers ?? 1),
+        LOCAL_GATEWAY_OVERRIDES: JSON.stringify(options.gateway ?? {}),
       });
     } else {
-      server = createHttpHost({ handlers: await loadRouteHandlers(), jwt: localJwtSettings() });
+      server = createHttpHost({
+        handlers: await loadRouteHandlers(),
+        jwt: localJwtSettings(),
+        gateway: options.gateway,
+      });
       port = await listen(server, options.port ?? 3000, host);
     }
 
@@ -130,6 +138,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 }
 
 async function startWorkers(count: number, env: Record<string, string>): Promise<Worker[]> {
+  // Each worker accepts its own connections from the shared socket (SCHED_NONE),
+  // rather than this process accepting every one and handing it over by IPC
+  // (node:cluster's round-robin default on Linux): the process that also runs
+  // the consumer stays out of every request's way.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: join(import.meta.dirname, "http-worker.ts"), silent: false });
   const workers = Array.from({ length: count }, () => cluster.fork({ ...process.env, ...env }));
   await Promise.all(

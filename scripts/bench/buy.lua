@@ -1,7 +1,9 @@
 --[[
   wrk script for the buy path: POST /sales/<id>/buy with a bearer token from a
-  pre-signed pool (rotated per request) and a unique Idempotency-Key per
-  request, so every request is a new buy by one of many users.
+  pre-signed pool (rotated per request), a unique Idempotency-Key per request
+  and a body naming a buyer of its own ({"quantity":1,"userId":"..."}), so
+  every request is a new buy: our stack reads the buyer from the token (and
+  ignores the body's userId), the original design from the body.
 
   Environment (read by every wrk thread):
     BENCH_PATH    request path, e.g. /sales/bench-1/buy
@@ -13,7 +15,6 @@
 ]]
 
 local path = os.getenv("BENCH_PATH")
-local body = '{"quantity":1}'
 local tokens = {}
 for line in io.lines(os.getenv("BENCH_TOKENS")) do
   if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
@@ -40,11 +41,12 @@ end
 function request()
   counter = counter + 1
   local token = tokens[(counter + offset) % #tokens + 1]
+  local id = prefix .. "-" .. counter
   return wrk.format("POST", path, {
     ["Authorization"] = token,
-    ["Idempotency-Key"] = prefix .. "-" .. counter,
+    ["Idempotency-Key"] = id,
     ["Content-Type"] = "application/json",
-  }, body)
+  }, '{"quantity":1,"userId":"' .. id .. '"}')
 end
 
 function response(status, headers, response_body)

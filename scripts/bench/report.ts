@@ -1,28 +1,58 @@
 import type { ProfileSummary } from "./cpuprofile.js";
-import type { WrkResult } from "./wrk.js";
+import type { LatencySummary } from "./one-shot.js";
 
-/** The results of `npm run bench`: their shape, the targets, the table and the markdown summary. */
+/** The results of `npm run bench`: their shape, the targets, the tables and the markdown summary. */
+
+export type Scenario = "burst" | "jmeter" | "accepting" | "sold-out";
+/**
+ * ours: the local stack (API Gateway host, JWT check, handler, Redis, SQS).
+ * original: the original system's design (Express + node-redis EVAL + SendMessage, no identity).
+ * floor: a bare node:http server answering a constant.
+ * reference-a: node:http + one EVALSHA of our reserve script, no token, no send.
+ */
+export type ServerName = "ours" | "original" | "floor" | "reference-a";
+
+export const SERVER_LABELS: Record<ServerName, string> = {
+  ours: "ours (local stack)",
+  original: "original design",
+  floor: "floor (node:http constant)",
+  "reference-a": "reference (a): http + EVALSHA",
+};
+
+export const SCENARIO_LABELS: Record<Scenario, string> = {
+  burst: "burst race: 1,000 buyers at once, own connection each, 100 units",
+  jmeter: "JMeter plan: 1,000 buyers over 10 s, 100 units",
+  accepting: "distinct buyers, accepting",
+  "sold-out": "distinct buyers, sold out",
+};
+
+export interface Measured {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  statusCounts: Record<string, number>;
+  /** Requests with no answer: socket errors and timeouts. */
+  errors: number;
+  latencyMs: LatencySummary;
+}
 
 export interface RunCheck {
-  stock: number;
-  sold: number;
-  accepted: number;
-  oversold: number;
-  /** Units sold whose 202 the load generator never counted (in flight when it stopped). */
-  inFlightAtStop: number;
-  maxPerUser: number;
-  perUserLimit: number;
   ok: boolean;
+  detail: string;
+  oversold: number;
 }
 
 export interface RunResult {
-  label: string;
-  scenario: "reference" | "reference-send" | "accepting" | "sold-out";
+  scenario: Scenario;
+  server: ServerName;
+  /** Open connections (steady load) or buyers (burst, JMeter plan). */
   connections: number;
-  saleId: string;
-  wrk: WrkResult;
-  /** Percent of one core per process during the run. */
-  cpu: Record<string, number>;
+  label: string;
+  measured: Measured;
+  /** Burst: the rounds whose per-percentile median `measured` holds. */
+  rounds?: Measured[];
+  /** Percent of one core per process during the run (steady load). */
+  cpu?: Record<string, number>;
   check?: RunCheck;
 }
 
@@ -39,8 +69,10 @@ export interface BenchResults {
     durationSeconds: number;
     warmupSeconds: number;
     connections: number[];
-    users: number;
-    perUserLimit: number;
+    tokens: number;
+    burstRounds: number;
+    jmeterSeconds: number;
+    workers: number;
   };
   runs: RunResult[];
   profiles: Array<{
@@ -71,23 +103,22 @@ export interface BenchResults {
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
-const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
+const x = (ratio: number | undefined) => (ratio === undefined ? "-" : `${ratio.toFixed(2)}×`);
 
-function referenceOf(
+export function runOf(
   results: BenchResults,
-  connections: number,
-  scenario: "reference" | "reference-send" = "reference",
+  scenario: Scenario,
+  server: ServerName,
+  connections?: number,
 ): RunResult | undefined {
-  return results.runs.find((r) => r.scenario === scenario && r.connections === connections);
-}
-
-export function ratioOf(
-  results: BenchResults,
-  run: RunResult,
-  scenario: "reference" | "reference-send" = "reference",
-): number | undefined {
-  const reference = referenceOf(results, run.connections, scenario);
-  return reference ? run.wrk.requestsPerSecond / reference.wrk.requestsPerSecond : undefined;
+  return results.runs.find(
+    (r) =>
+      r.server === server &&
+      (r.scenario === scenario ||
+        // The floor answers a constant: one run per connection count serves both steady scenarios.
+        (server === "floor" && scenario === "sold-out" && r.scenario === "accepting")) &&
+      (connections === undefined || r.connections === connections),
+  );
 }
 
 const SERVICES = ["redis-server", "fauxqs (SQS)", "postgres"];
@@ -98,129 +129,245 @@ const SERVICES = ["redis-server", "fauxqs (SQS)", "postgres"];
  * shares the machine, so it says what a request costs.
  */
 export function cpuPerRequest(run: RunResult): { server: number; withServices: number } {
-  const seconds = run.wrk.seconds;
+  const cpu = run.cpu ?? {};
   const perRequest = (percent: number) =>
-    Math.round(((percent / 100) * seconds * 1e6) / Math.max(1, run.wrk.requests));
-  // The stack's share is its process plus its HTTP workers, when it runs them.
-  const stackShare = Object.entries(run.cpu)
-    .filter(([label]) => label.startsWith("stack"))
+    Math.round(((percent / 100) * run.measured.seconds * 1e6) / Math.max(1, run.measured.requests));
+  const server = Object.entries(cpu)
+    .filter(([label]) => label.startsWith("server"))
     .reduce((sum, [, percent]) => sum + percent, 0);
-  const server = stackShare || (run.cpu["reference server"] ?? 0);
-  const services = SERVICES.reduce((sum, label) => sum + (run.cpu[label] ?? 0), 0);
+  const services = SERVICES.reduce((sum, label) => sum + (cpu[label] ?? 0), 0);
   return { server: perRequest(server), withServices: perRequest(server + services) };
+}
+
+/** One row per scenario: ours beside the original design and the floor, as ratios. */
+interface Comparison {
+  scenario: Scenario;
+  connections: number;
+  metric: string;
+  ours: string;
+  original: string;
+  floor: string;
+  vsOriginal: string;
+  vsFloor: string;
+}
+
+function latencyText(run: RunResult | undefined, mean: boolean): string {
+  if (!run) return "-";
+  const l = run.measured.latencyMs;
+  return mean ? `${l.mean} / ${l.p99}` : `${l.p50} / ${l.p99}`;
+}
+
+function steadyText(run: RunResult | undefined): string {
+  if (!run) return "-";
+  return `${fmt(run.measured.requestsPerSecond)} req/s, p99 ${run.measured.latencyMs.p99}`;
+}
+
+export function comparisons(results: BenchResults): Comparison[] {
+  const rows: Comparison[] = [];
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? undefined : a / b;
+  for (const scenario of ["burst", "jmeter"] as const) {
+    const ours = runOf(results, scenario, "ours");
+    if (!ours) continue;
+    const original = runOf(results, scenario, "original");
+    const floor = runOf(results, scenario, "floor");
+    const mean = scenario === "jmeter";
+    const p99 = (run: RunResult | undefined) => run?.measured.latencyMs.p99;
+    rows.push({
+      scenario,
+      connections: ours.connections,
+      metric: mean ? "mean / p99 ms (p99 ratio)" : "p50 / p99 ms (p99 ratio)",
+      ours: latencyText(ours, mean),
+      original: latencyText(original, mean),
+      floor: latencyText(floor, mean),
+      vsOriginal: x(ratio(p99(ours), p99(original))),
+      vsFloor: x(ratio(p99(ours), p99(floor))),
+    });
+  }
+  for (const scenario of ["accepting", "sold-out"] as const) {
+    for (const connections of results.settings.connections) {
+      const ours = runOf(results, scenario, "ours", connections);
+      if (!ours) continue;
+      const original = runOf(results, scenario, "original", connections);
+      const floor = runOf(results, scenario, "floor", connections);
+      const rps = (run: RunResult | undefined) => run?.measured.requestsPerSecond;
+      const p99 = (run: RunResult | undefined) => run?.measured.latencyMs.p99;
+      rows.push({
+        scenario,
+        connections,
+        metric: "req/s (req/s ratio; p99 ratio)",
+        ours: steadyText(ours),
+        original: steadyText(original),
+        floor: steadyText(floor),
+        vsOriginal: `${x(ratio(rps(ours), rps(original)))}; p99 ${x(ratio(p99(ours), p99(original)))}`,
+        vsFloor: `${x(ratio(rps(ours), rps(floor)))}; p99 ${x(ratio(p99(ours), p99(floor)))}`,
+      });
+    }
+  }
+  return rows;
 }
 
 export function evaluateTargets(results: BenchResults): TargetResult[] {
   const targets: TargetResult[] = [];
-  for (const run of results.runs.filter((r) => r.scenario === "accepting")) {
-    const ratio = ratioOf(results, run) ?? 0;
+  const p99 = (run: RunResult | undefined) => run?.measured.latencyMs.p99 ?? Number.NaN;
+  const rps = (run: RunResult | undefined) => run?.measured.requestsPerSecond ?? Number.NaN;
+
+  const burst = runOf(results, "burst", "ours");
+  if (burst) {
+    const original = runOf(results, "burst", "original");
+    const floor = runOf(results, "burst", "floor");
     targets.push({
-      target: `buy path ≥ 50% of the reference ceiling (${run.connections} connections)`,
-      measured: `${fmt(run.wrk.requestsPerSecond)} of ${fmt(referenceOf(results, run.connections)?.wrk.requestsPerSecond ?? 0)} req/s = ${pct(ratio)}`,
-      met: ratio >= 0.5,
+      target: "burst race: p99 ≤ 0.75 × the original design's",
+      measured: `${p99(burst)} vs ${p99(original)} ms = ${x(p99(burst) / p99(original))}`,
+      met: p99(burst) <= 0.75 * p99(original),
     });
-    const withSend = ratioOf(results, run, "reference-send");
-    if (withSend !== undefined) {
-      targets.push({
-        target: `buy path ≥ 70% of reference (b), http + EVALSHA + SendMessage (${run.connections} connections)`,
-        measured: `${fmt(run.wrk.requestsPerSecond)} of ${fmt(referenceOf(results, run.connections, "reference-send")?.wrk.requestsPerSecond ?? 0)} req/s = ${pct(withSend)}`,
-        met: withSend >= 0.7,
-      });
-    }
-  }
-  for (const run of results.runs.filter((r) => r.scenario === "sold-out")) {
-    const ratio = ratioOf(results, run) ?? 0;
     targets.push({
-      target: `sold-out storm ≥ 100% of reference (a) (${run.connections} connections)`,
-      measured: `${fmt(run.wrk.requestsPerSecond)} req/s = ${pct(ratio)}, p99 ${run.wrk.latencyMs.p99} ms`,
-      met: ratio >= 1,
+      target: "burst race: p99 within 2 × the floor's",
+      measured: `${p99(burst)} vs ${p99(floor)} ms = ${x(p99(burst) / p99(floor))}`,
+      met: p99(burst) <= 2 * p99(floor),
     });
   }
-  const at100 = results.runs.find((r) => r.scenario === "accepting" && r.connections === 100);
-  if (at100) {
+  const jmeter = runOf(results, "jmeter", "ours");
+  if (jmeter) {
+    const original = runOf(results, "jmeter", "original");
     targets.push({
-      target: "buy path p99 ≤ 10 ms at 100 connections",
-      measured: `p99 ${at100.wrk.latencyMs.p99} ms (p50 ${at100.wrk.latencyMs.p50} ms)`,
-      met: at100.wrk.latencyMs.p99 <= 10,
+      target: "JMeter plan: p99 ≤ the original design's",
+      measured: `${p99(jmeter)} vs ${p99(original)} ms = ${x(p99(jmeter) / p99(original))}`,
+      met: p99(jmeter) <= p99(original),
+    });
+    targets.push({
+      target: "JMeter plan: mean ≤ 15 ms",
+      measured: `${jmeter.measured.latencyMs.mean} ms`,
+      met: jmeter.measured.latencyMs.mean <= 15,
+    });
+  }
+  const soldOut = runOf(results, "sold-out", "ours", 100);
+  if (soldOut) {
+    const original = runOf(results, "sold-out", "original", 100);
+    const referenceA = runOf(results, "accepting", "reference-a", 100);
+    targets.push({
+      target: "distinct buyers, 100 connections, sold out: ≥ 3 × the original design's req/s",
+      measured: `${fmt(rps(soldOut))} vs ${fmt(rps(original))} req/s = ${x(rps(soldOut) / rps(original))}`,
+      met: rps(soldOut) >= 3 * rps(original),
+    });
+    targets.push({
+      target: "distinct buyers, 100 connections, sold out: ≥ 1.0 × reference (a)",
+      measured: `${fmt(rps(soldOut))} vs ${fmt(rps(referenceA))} req/s = ${x(rps(soldOut) / rps(referenceA))}`,
+      met: rps(soldOut) >= rps(referenceA),
+    });
+  }
+  const accepting = runOf(results, "accepting", "ours", 100);
+  if (accepting) {
+    const original = runOf(results, "accepting", "original", 100);
+    targets.push({
+      target: "distinct buyers, 100 connections, accepting: ≥ 1.5 × the original design's req/s",
+      measured: `${fmt(rps(accepting))} vs ${fmt(rps(original))} req/s = ${x(rps(accepting) / rps(original))}`,
+      met: rps(accepting) >= 1.5 * rps(original),
+    });
+    targets.push({
+      target: "distinct buyers, 100 connections, accepting: p99 ≤ the original design's",
+      measured: `${p99(accepting)} vs ${p99(original)} ms = ${x(p99(accepting) / p99(original))}`,
+      met: p99(accepting) <= p99(original),
     });
   }
   const checked = results.runs.filter((r) => r.check);
   const oversold = checked.reduce((sum, r) => sum + (r.check?.oversold ?? 0), 0);
   targets.push({
-    target: "0 oversold",
-    measured: checked
-      .map((r) => `${r.check?.sold}/${r.check?.stock}${r.check?.ok ? "" : " (CHECK FAILED)"}`)
-      .join(", ")
-      .replace(/^/, `${oversold} oversold; sold/stock per run: `),
+    target: "0 oversold, every consistency check passes",
+    measured: `${oversold} oversold; ${checked.filter((r) => !r.check?.ok).length} of ${checked.length} checks failed`,
     met: oversold === 0 && checked.every((r) => r.check?.ok),
   });
   targets.push({
-    target: "consumer ≥ 5,000 orders/s into Postgres",
+    target: "local consumer drain ≥ 5,000 orders/s into Postgres",
     measured: `${fmt(results.consumer.ordersPerSecond)} orders/s (${fmt(results.consumer.rows)} rows)`,
     met: results.consumer.ordersPerSecond >= 5_000 && results.consumer.complete,
   });
   return targets;
 }
 
+const COMPARISON_HEADER = [
+  "scenario",
+  "conns / buyers",
+  "metric",
+  "ours",
+  "original design",
+  "floor",
+  "ours ÷ original",
+  "ours ÷ floor",
+];
+
+function comparisonRows(results: BenchResults): string[][] {
+  return comparisons(results).map((c) => [
+    SCENARIO_LABELS[c.scenario],
+    fmt(c.connections),
+    c.metric,
+    c.ours,
+    c.original,
+    c.floor,
+    c.vsOriginal,
+    c.vsFloor,
+  ]);
+}
+
+const RUN_HEADER = [
+  "scenario",
+  "server",
+  "conns",
+  "req/s",
+  "mean ms",
+  "p50 ms",
+  "p99 ms",
+  "max ms",
+  "statuses",
+  "CPU µs/req (server / +services)",
+  "check",
+];
+
 function runRows(results: BenchResults): string[][] {
   return results.runs.map((run) => {
-    const ratio = run.scenario === "reference" ? 1 : ratioOf(results, run);
-    const ratioB =
-      run.scenario === "accepting" ? ratioOf(results, run, "reference-send") : undefined;
-    const statuses = Object.entries(run.wrk.statusCounts)
+    const m = run.measured;
+    const statuses = Object.entries(m.statusCounts)
       .map(([status, n]) => `${status}×${fmt(n)}`)
       .join(" ");
-    const errors = run.wrk.errors.timeout + run.wrk.errors.read + run.wrk.errors.connect;
+    const cpu = run.cpu ? cpuPerRequest(run) : undefined;
     return [
-      run.scenario === "reference"
-        ? "reference (a): http + EVALSHA"
-        : run.scenario === "reference-send"
-          ? "reference (b): (a) + SendMessage"
-          : run.scenario === "accepting"
-            ? "buy path, accepting"
-            : "buy path, sold out",
-      String(run.connections),
-      fmt(run.wrk.requestsPerSecond),
-      run.wrk.latencyMs.p50.toFixed(1),
-      run.wrk.latencyMs.p99.toFixed(1),
-      statuses + (errors ? ` (${errors} socket errors/timeouts)` : ""),
-      (ratio === undefined ? "-" : pct(ratio)) +
-        (ratioB === undefined ? "" : ` (÷ b: ${pct(ratioB)})`),
-      `${cpuPerRequest(run).server} / ${cpuPerRequest(run).withServices}`,
+      run.scenario,
+      SERVER_LABELS[run.server],
+      fmt(run.connections),
+      fmt(m.requestsPerSecond),
+      String(m.latencyMs.mean),
+      String(m.latencyMs.p50),
+      String(m.latencyMs.p99),
+      String(m.latencyMs.max),
+      statuses + (m.errors ? ` (${m.errors} socket errors/timeouts)` : ""),
+      cpu ? `${cpu.server} / ${cpu.withServices}` : "-",
+      run.check ? (run.check.ok ? "ok" : "FAILED") : "-",
     ];
   });
 }
 
-const HEADER = [
-  "run",
-  "conns",
-  "req/s",
-  "p50 ms",
-  "p99 ms",
-  "statuses",
-  "÷ reference",
-  "CPU µs/req (server / +services)",
-];
+function textTable(header: string[], rows: string[][]): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
+  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+}
 
 export function formatTable(results: BenchResults): string {
-  const rows = [HEADER, ...runRows(results)];
-  const widths = HEADER.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)));
-  const line = (row: string[]) =>
-    row
-      .map((cell, i) =>
-        i >= 1 && i <= 4 ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0),
-      )
-      .join("  ");
   const c = results.consumer;
   return [
-    line(HEADER),
-    widths.map((w) => "-".repeat(w)).join("  "),
-    ...rows.slice(1).map(line),
+    "Ours beside the original design and the floor (same run, same client, same Redis and SQS server):",
     "",
-    `consumer drain: ${fmt(c.ordersPerSecond)} orders/s (${fmt(c.rows)} rows in ${c.seconds} s, batch ${c.batchSize}, ${c.concurrency} concurrent); direct INSERT reference ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)}); handler alone, no queue: ${fmt(c.handlerOnlyPerSecond)}/s`,
-    `CPU: the rest of the machine (other work, kernel) used ${restOfMachine(results)}% of one core on average during the runs; figures are lower and noisier the higher that is.`,
+    ...textTable(COMPARISON_HEADER, comparisonRows(results)),
     "",
-    "Targets:",
+    "Every run:",
+    "",
+    ...textTable(RUN_HEADER, runRows(results)),
+    "",
+    `consumer drain: ${fmt(c.ordersPerSecond)} orders/s (${fmt(c.rows)} rows in ${c.seconds} s, batch ${c.batchSize}, ${c.concurrency} concurrent); direct INSERT reference ${fmt(c.referenceInsertsPerSecond)}/s (${(c.ratio * 100).toFixed(1)}%); handler alone, no queue: ${fmt(c.handlerOnlyPerSecond)}/s`,
+    `CPU: the rest of the machine (other work, kernel) used ${restOfMachine(results)}% of one core on average during the steady runs; figures are lower and noisier the higher that is.`,
+    "",
+    "Targets (issue 17):",
     ...results.targets.map((t) => `  [${t.met ? "met" : "MISSED"}] ${t.target}: ${t.measured}`),
   ].join("\n");
 }
@@ -235,39 +382,50 @@ function mdTable(header: string[], rows: string[][]): string {
 
 export function formatMarkdown(results: BenchResults): string {
   const c = results.consumer;
+  const s = results.settings;
   const parts = [
     "# npm run bench",
     "",
-    `Measured ${results.measuredAt} on ${results.machine.cpus} CPUs (${results.machine.busyBeforeStartPercent}% busy before the start), Node ${results.machine.node}, load by ${results.machine.loadGenerator}; ${results.settings.durationSeconds} s per run after a ${results.settings.warmupSeconds} s warm-up, ${results.settings.users} users, wall time ${results.wallSeconds} s.`,
+    `Measured ${results.measuredAt} on ${results.machine.cpus} CPUs (${results.machine.busyBeforeStartPercent}% busy before the start), Node ${results.machine.node}; steady load by ${results.machine.loadGenerator}, ${s.durationSeconds} s per run after a ${s.warmupSeconds} s warm-up, ${fmt(s.tokens)} distinct buyer tokens; burst and JMeter plan by a Node client, one new connection per request (burst: median of ${s.burstRounds} rounds); our stack with ${s.workers || "no"} HTTP worker(s); wall time ${results.wallSeconds} s.`,
     "",
-    "## Throughput and latency",
+    "## Ours beside the original design and the floor",
     "",
-    mdTable(HEADER, runRows(results)),
+    "Latency ratios: below 1× is better than the other server. Throughput ratios: above 1× is better.",
     "",
-    "## Consumer drain into Postgres",
+    mdTable(COMPARISON_HEADER, comparisonRows(results)),
     "",
-    `${fmt(c.ordersPerSecond)} orders/s: ${fmt(c.rows)} of ${fmt(c.orders)} rows in ${c.seconds} s (batch ${c.batchSize}, ${c.concurrency} concurrent, the local SQS event source receiving and deleting); the same INSERT issued directly: ${fmt(c.referenceInsertsPerSecond)}/s (${pct(c.ratio)}); the handler alone, fed events without a queue (as Lambda's poller feeds it in AWS): ${fmt(c.handlerOnlyPerSecond)} orders/s.`,
-    "",
-    "## Targets",
+    "## Targets (issue 17)",
     "",
     mdTable(
       ["target", "measured", ""],
       results.targets.map((t) => [t.target, t.measured, t.met ? "met" : "**missed**"]),
     ),
     "",
+    "## Every run",
+    "",
+    mdTable(RUN_HEADER, runRows(results)),
+    "",
+    ...results.runs
+      .filter((r) => r.check)
+      .map((r) => `- ${r.label}: ${r.check?.ok ? "ok" : "**FAILED**"}: ${r.check?.detail}`),
+    "",
+    "## Consumer drain into Postgres",
+    "",
+    `${fmt(c.ordersPerSecond)} orders/s: ${fmt(c.rows)} of ${fmt(c.orders)} rows in ${c.seconds} s (batch ${c.batchSize}, ${c.concurrency} concurrent, the local SQS event source receiving and deleting); the same INSERT issued directly: ${fmt(c.referenceInsertsPerSecond)}/s (${(c.ratio * 100).toFixed(1)}%); the handler alone, fed events without a queue (as Lambda's poller feeds it in AWS): ${fmt(c.handlerOnlyPerSecond)} orders/s.`,
+    "",
     "## Where the time goes",
     "",
-    "CPU per process during each run (percent of one core; the machine has " +
-      `${results.machine.cpus * 100}%). "rest of the machine" is everything not listed: other work sharing the machine, and the kernel. ` +
-      `It averaged ${restOfMachine(results)}% here.`,
+    `CPU per process during each steady run (percent of one core; the machine has ${results.machine.cpus * 100}%). "rest of the machine" is everything not listed: other work sharing the machine, and the kernel. It averaged ${restOfMachine(results)}% here.`,
     "",
     mdTable(
       ["run", ...cpuLabels(results)],
       [
-        ...results.runs.map((run) => [
-          `${run.label}`,
-          ...cpuLabels(results).map((label) => String(run.cpu[label] ?? "-")),
-        ]),
+        ...results.runs
+          .filter((run) => run.cpu)
+          .map((run) => [
+            run.label,
+            ...cpuLabels(results).map((label) => String(run.cpu?.[label] ?? "-")),
+          ]),
         ["consumer drain", ...cpuLabels(results).map((label) => String(c.cpu[label] ?? "-"))],
       ],
     ),
@@ -305,13 +463,15 @@ export function formatMarkdown(results: BenchResults): string {
 }
 
 function restOfMachine(results: BenchResults): number {
-  const values = results.runs.map((run) => run.cpu["rest of the machine"] ?? 0);
+  const values = results.runs
+    .filter((r) => r.cpu)
+    .map((run) => run.cpu?.["rest of the machine"] ?? 0);
   return Math.round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length));
 }
 
 function cpuLabels(results: BenchResults): string[] {
   const labels = new Set<string>();
-  for (const run of results.runs) for (const label of Object.keys(run.cpu)) labels.add(label);
+  for (const run of results.runs) for (const label of Object.keys(run.cpu ?? {})) labels.add(label);
   for (const label of Object.keys(results.consumer.cpu)) labels.add(label);
   return [...labels];
 }

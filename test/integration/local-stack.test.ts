@@ -23,6 +23,8 @@ describe("the embedded local stack", () => {
         rows: 20,
         ok: true,
       });
+      // The system's own latency, from the sale's live counters: every buy measured.
+      expect(summary.handlerLatency?.count).toBe(200);
 
       const db = new pg.Pool({
         connectionString: stack.env.DATABASE_URL,

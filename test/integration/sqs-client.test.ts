@@ -1,3 +1,4 @@
+import { CreateQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqsClient, SqsOrderQueue } from "../../lambdas/adapters/sqs/client.js";
 import { orderOf } from "../../lambdas/domain/order-message.js";
@@ -36,6 +37,49 @@ describe("createSqsClient", () => {
       expect(outcome).toBe("TimeoutError");
       // Two attempts of 300 ms plus the SDK's retry back-off.
       expect(Date.now() - started).toBeLessThan(2_500);
+    } finally {
+      sqs.destroy();
+    }
+  });
+});
+
+describe("SqsOrderQueue", () => {
+  it("delivers each of many concurrent sends exactly once, in shared batches", async () => {
+    const sqs = createSqsClient(readSqsConfig());
+    try {
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({ QueueName: `batch-${Date.now()}` }),
+      );
+      const queue = new SqsOrderQueue(sqs, QueueUrl ?? "");
+      const orders = Array.from({ length: 25 }, (_, i) => orderOf(orderMessage(`batch-${i}`)));
+      await Promise.all(orders.map((order) => queue.send(order)));
+      const received = new Set<string>();
+      for (let i = 0; i < 20 && received.size < orders.length; i++) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            VisibilityTimeout: 60,
+          }),
+        );
+        for (const message of Messages)
+          received.add((JSON.parse(message.Body ?? "{}") as { orderId: string }).orderId);
+      }
+      expect([...received].sort()).toEqual(orders.map((order) => order.orderId).sort());
+    } finally {
+      sqs.destroy();
+    }
+  });
+
+  it("fails every send of a batch the queue refuses, each with an error", async () => {
+    const sqs = createSqsClient(readSqsConfig());
+    try {
+      const queue = new SqsOrderQueue(sqs, `${process.env.ORDERS_QUEUE_URL}-missing`);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => queue.send(orderOf(orderMessage(`gone-${i}`)))),
+      );
+      expect(outcomes.every((outcome) => outcome.status === "rejected")).toBe(true);
     } finally {
       sqs.destroy();
     }
