@@ -18,6 +18,13 @@ import type { RecentSale, SaleStatsView } from "../domain/sale-stats-view.js";
 /** An instant as the API writes it (`Date.prototype.toISOString`). */
 const isoInstant = z.string().meta({ format: "date-time", example: "2026-11-25T10:00:00.000Z" });
 
+export const moneySchema = z
+  .object({
+    amount: z.number().int().min(0).meta({ description: "Minor units (cents).", example: 4999 }),
+    currency: z.string().meta({ description: "ISO 4217, lower case.", example: "eur" }),
+  })
+  .meta({ id: "Money", description: "An amount of money in minor units." });
+
 export const saleStatusSchema = z.enum(["scheduled", "open", "sold_out", "ended"]).meta({
   id: "SaleStatus",
   description:
@@ -44,6 +51,25 @@ export const saleSchema = z
       .min(1)
       .max(MAX_SHARDS)
       .meta({ description: "Stock shards (1 = unsharded)." }),
+    price: moneySchema
+      .optional()
+      .meta({ description: "Price of one unit; absent when the sale has none." }),
+    holdSeconds: z.number().int().min(1).max(3600).optional().meta({
+      description:
+        "Seconds a buyer has to pay before the units go back on sale; absent: no hold (an accepted buy is a sale).",
+    }),
+    held: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "Sales with a hold: units held awaiting payment." }),
+    paid: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "Sales with a hold: units paid (sold = held + paid)." }),
   })
   .meta({ id: "Sale", description: "A sale's definition and live stock." });
 
@@ -66,11 +92,24 @@ export const orderViewSchema = z
     orderId: z.string(),
     saleId: z.string(),
     quantity: z.number().int().min(1),
-    status: z.enum(["pending", "confirmed"]).meta({
-      description: "`pending` while reserved and queued, `confirmed` once its row exists.",
-    }),
+    status: z
+      .enum(["pending", "confirmed", "awaiting_payment", "paid", "expired", "refund_due"])
+      .meta({
+        description:
+          "Sales without a hold: `pending` while reserved and queued, `confirmed` once its row exists. Sales with a hold: `awaiting_payment` until `expiresAt`, then `paid` (the payment arrived in time) or `expired` (the units went back on sale); `refund_due` when a payment arrived after the hold ended (the order stays expired; the money is to be refunded).",
+      }),
     reservedAt: isoInstant,
-    confirmedAt: isoInstant.nullable(),
+    confirmedAt: isoInstant
+      .nullable()
+      .meta({ description: "When its row was written; null before." }),
+    expiresAt: isoInstant
+      .optional()
+      .meta({ description: "Sales with a hold: when the hold ends (or ended)." }),
+    amountDue: moneySchema
+      .optional()
+      .meta({ description: "Sales with a hold: what the order costs." }),
+    paidAt: isoInstant.optional(),
+    expiredAt: isoInstant.optional(),
   })
   .meta({ id: "OrderView", description: "The caller's own order." });
 

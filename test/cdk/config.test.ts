@@ -184,11 +184,11 @@ describe("bundled files", () => {
     try {
       expect(luaScripts(root)).toEqual({});
       mkdirSync(join(root, "lua"));
-      writeFileSync(join(root, "lua", "reserve-6.lua"), "return KEYS[1]");
+      writeFileSync(join(root, "lua", "reserve-8.lua"), "return KEYS[1]");
       writeFileSync(join(root, "lua", "reserve-shard-3.lua"), "return KEYS[3]");
       writeFileSync(join(root, "lua", "README.md"), "ignored");
       expect(luaScripts(root)).toEqual({
-        "reserve-6": "return KEYS[1]",
+        "reserve-8": "return KEYS[1]",
         "reserve-shard-3": "return KEYS[3]",
       });
     } finally {
