@@ -62,8 +62,5 @@ export async function sweepHolds(deps: ExpireHoldsDeps): Promise<SweepReport> {
       });
     }
   }
-  if (report.expired > 0 || report.delivered > 0 || report.failures > 0) {
-    deps.logger.info("holds swept", { ...report });
-  }
   return report;
 }

@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { RedriveResult } from "../adapters/sqs/redrive.js";
 import type { OrderView } from "../domain/order-status.js";
 import { type OutcomeCode, REFUSAL_REASONS, type RefusalReason } from "../domain/outcomes.js";
+import type { PaymentReceipt } from "../domain/payments.js";
 import type { ReconcileReport } from "../domain/reconcile.js";
 import { MAX_SHARDS, type Sale } from "../domain/sale.js";
 import type { RecentSale, SaleStatsView } from "../domain/sale-stats-view.js";
@@ -113,6 +114,24 @@ export const orderViewSchema = z
   })
   .meta({ id: "OrderView", description: "The caller's own order." });
 
+export const paymentReceiptSchema = z
+  .object({
+    received: z.literal(true),
+    eventId: z.string().meta({ description: "The provider's event id." }),
+    orderId: z
+      .string()
+      .nullable()
+      .meta({ description: "The order paid; null for an ignored event." }),
+    result: z.enum(["paid", "refund_due", "ignored"]).meta({
+      description:
+        "`paid`: the order is sold. `refund_due`: the hold had ended, the order stays expired and the payment is recorded for a refund. `ignored`: an event type this system does not act on.",
+    }),
+    duplicate: z
+      .boolean()
+      .meta({ description: "The outcome was already recorded (a redelivery); nothing changed." }),
+  })
+  .meta({ id: "PaymentReceipt", description: "The webhook's acknowledgement to the provider." });
+
 const queueDepthsSchema = z
   .object({ orders: z.number().int().min(0), dlq: z.number().int().min(0) })
   .meta({
@@ -132,6 +151,16 @@ export const reconcileReportSchema = z
         confirmed: z.number().int(),
         released: z.number().int(),
         unitsHeld: z.number().int(),
+        payments: z
+          .object({
+            held: z.number().int(),
+            paid: z.number().int(),
+            expired: z.number().int(),
+            refundDue: z.number().int(),
+            cancelled: z.number().int(),
+          })
+          .optional()
+          .meta({ description: "Sales with a hold: orders by payment state." }),
       })
       .nullable()
       .meta({ description: "What Redis holds for the sale; null when Redis has no such sale." }),
@@ -159,6 +188,19 @@ export const reconcileReportSchema = z
         repaired: z.boolean(),
       }),
     ),
+    refundsDue: z
+      .array(
+        z.object({
+          orderId: z.string(),
+          amount: z.number().int(),
+          currency: z.string(),
+          reference: z.string(),
+        }),
+      )
+      .meta({
+        description:
+          "Payments that arrived after their hold ended: the order stayed expired; refund each through the provider.",
+      }),
     clean: z.boolean().meta({ description: "True when nothing is wrong after any repairs." }),
   })
   .meta({
@@ -282,6 +324,7 @@ type Holds<T extends true> = T;
 export type ResponseSchemasMatchTypes = [
   Holds<Same<z.output<typeof saleSchema>, Omit<Sale, "version">>>,
   Holds<Same<z.output<typeof orderViewSchema>, OrderView>>,
+  Holds<Same<z.output<typeof paymentReceiptSchema>, { received: true } & PaymentReceipt>>,
   Holds<Same<z.output<typeof reconcileReportSchema>, ReconcileReport>>,
   Holds<Same<z.output<typeof redriveResultSchema>, RedriveResult>>,
   Holds<Same<z.output<typeof recentSaleSchema>, RecentSale>>,

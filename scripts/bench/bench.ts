@@ -37,7 +37,7 @@ import { runWrk, type WrkResult, wrkAvailable } from "./wrk.js";
  *
  * 1. the buy path accepting (large stock, 2,000 users, a unique Idempotency-Key
  *    per request) at each connection count;
- * 2. the reference: a bare node:http server doing one EVALSHA of reserve-6.lua
+ * 2. the reference: a bare node:http server doing one EVALSHA of reserve-8.lua
  *    per request against the same redis-server (scripts/bench/reference-server.ts);
  * 3. the buy path refusing (a sold-out sale: every request is a 409);
  * 4. the consumer draining the queue the buy path filled into Postgres.
@@ -239,7 +239,7 @@ try {
     REDIS_URL: env.REDIS_URL ?? "",
     SALE_ID: referenceSale,
   });
-  say(`reference server (node:http + one EVALSHA of reserve-6.lua) on ${reference.ready.url}`);
+  say(`reference server (node:http + one EVALSHA of reserve-8.lua) on ${reference.ready.url}`);
   await load("reference", referenceSale, 100, warmupSeconds, "warm-up");
   for (const connections of connectionCounts) {
     const label = `reference, ${connections} connections`;
