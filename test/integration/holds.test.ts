@@ -479,3 +479,74 @@ describe("POST /payments/webhook", () => {
     expect(refused.body).toMatchObject({ error: { code: "ORDER_NOT_PAYABLE" } });
   });
 });
+
+describe("holds under faults", () => {
+  it("a webhook delivered twice at once: one payment, one duplicate, the unit sold once", async () => {
+    const saleId = await createHoldSale();
+    const orderId = await buyOne(saleId, "twice");
+    const body = eventFor(orderId);
+    const signature = sign(body, SECRET);
+    const replies = await Promise.all([deliver(body, signature), deliver(body, signature)]);
+    expect(replies.map((r) => r.status)).toEqual([200, 200]);
+    const duplicates = replies.map((r) => (r.body as { duplicate: boolean }).duplicate).sort();
+    expect(duplicates).toEqual([false, true]);
+    expect(await counts(saleId)).toMatchObject({ held: 0, paid: 1, remaining: 4 });
+    expect(await redis.llen(saleKeys(saleId).events)).toBe(1);
+  });
+
+  it("the expiry runner down for a while, then caught up: every due hold expired once, the lag reported", async () => {
+    const saleId = await holdSale(1200, 10);
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => reserve(saleId, `d-${i}`, T0)));
+    // Nobody sweeps and nobody buys for 5 minutes; then one sweep catches up.
+    const sent: OrderEvent[] = [];
+    const report = await sweepHolds({
+      holds: ledger,
+      events: { sendEvents: async (e) => void sent.push(...e) },
+      now: () => T0 + 10_000 + 300_000,
+      logger: silent,
+    });
+    expect(report.lagMs).toBe(300_000);
+    expect(await counts(saleId)).toMatchObject({ remaining: 1200, held: 0, paid: 0 });
+    expect(sent.filter((e) => e.saleId === saleId && e.event === "expired")).toHaveLength(1200);
+    expect(await redis.zcard(saleKeys(saleId).holds)).toBe(0);
+  });
+
+  it("the history waits while Postgres refuses it, and lands once it accepts again", async () => {
+    const saleId = await createHoldSale();
+    const orderId = await buyOne(saleId, "pg-down");
+    const body = eventFor(orderId);
+    // The webhook needs no Postgres: it answers at once.
+    expect((await deliver(body, sign(body, SECRET))).status).toBe(200);
+    const sent: OrderEvent[] = [];
+    await sweepHolds({
+      holds: ledger,
+      events: { sendEvents: async (e) => void sent.push(...e) },
+      now: Date.now,
+      logger: silent,
+    });
+    const records = sent
+      .filter((e) => e.orderId === orderId)
+      .map((e) => sqsRecord(encodeOrderMessage(eventMessageOf(e))));
+    const { persistOrders } = await import("../../lambdas/domain/persist-orders.js");
+    const rows = new PostgresOrderRows(db);
+    const down = {
+      ...rows,
+      insert: rows.insert.bind(rows),
+      recordEvents: async () => {
+        throw new Error("connect ECONNREFUSED");
+      },
+    } as unknown as PostgresOrderRows;
+    const failedAttempt = await persistOrders(
+      { reservations: store, orderRows: down, now: Date.now, logger: silent },
+      records,
+    );
+    expect(failedAttempt.every((r) => r.status === "rejected")).toBe(true);
+    // SQS delivers them again; Postgres is back.
+    const retried = await persistOrders(
+      { reservations: store, orderRows: rows, now: Date.now, logger: silent },
+      records,
+    );
+    expect(retried.every((r) => r.status === "fulfilled")).toBe(true);
+    expect((await rows.eventsOf(orderId)).map((e) => e.event)).toContain("paid");
+  });
+});
