@@ -22,6 +22,11 @@ const deps = {
  */
 export async function handler(): Promise<SweepReport> {
   const report = await sweepHolds(deps);
-  logger.info("hold sweep", { ...report });
+  // Every run is logged (the expiry-lag metric filter reads lagMs); idle ones at debug only locally would
+  // hide the metric, so the level follows whether anything happened, and lagMs is always present.
+  const busy = report.expired > 0 || report.delivered > 0 || report.failures > 0;
+  if (busy || process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined)
+    logger.info("hold sweep", { ...report });
+  else logger.debug("hold sweep", { ...report });
   return report;
 }
