@@ -18,7 +18,8 @@ export interface HttpRouteDefinition {
   scopes: readonly string[];
 }
 
-export type FunctionKind = "http" | "consumer" | "migrate";
+/** "schedule": invoked on a timer (EventBridge Scheduler in AWS, a timer in the local stack). */
+export type FunctionKind = "http" | "consumer" | "migrate" | "schedule";
 
 /** What a function is given: environment variables, grants and network paths follow from it. */
 export interface FunctionAccess {
@@ -35,6 +36,11 @@ export interface FunctionAccess {
    * sqs:DeleteMessage on the DLQ, sqs:SendMessage on the orders queue (no queue statistics).
    */
   redrive: boolean;
+  /**
+   * The payment provider's webhook signing secret: PAYMENT_WEBHOOK_SECRET_ARN + read on
+   * that secret (PAYMENT_WEBHOOK_SECRET off AWS).
+   */
+  paymentWebhookSecret: boolean;
 }
 
 export interface FunctionDefinition {
@@ -51,6 +57,7 @@ export const NO_ACCESS: FunctionAccess = {
   sendOrders: false,
   queueStats: false,
   redrive: false,
+  paymentWebhookSecret: false,
 };
 
 const jwt = (routeKey: string, ...scopes: string[]) => ({
@@ -66,6 +73,10 @@ export const DASHBOARD_HANDLER = "dashboard";
 export const MIGRATE_HANDLER = "migrate";
 /** Serves GET /openapi.json; the only function that bundles the document builder (zod-openapi). */
 export const OPENAPI_HANDLER = "openapi";
+/** Expires due holds and sends their history; runs every minute in AWS, every few seconds locally. */
+export const EXPIRE_HOLDS_HANDLER = "expire-holds";
+/** How often the schedule runs the sweeper in AWS (EventBridge Scheduler's finest rate). */
+export const EXPIRE_HOLDS_RATE_MINUTES = 1;
 
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
@@ -134,6 +145,21 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     kind: "http",
     routes: [open("GET /openapi.json")],
     access: NO_ACCESS,
+  },
+  // Payments: the provider's signed webhook (public: the signature is its only authority).
+  {
+    name: "payment-webhook",
+    kind: "http",
+    routes: [open("POST /payments/webhook")],
+    // Only the pay script in Redis; the payment's history reaches Postgres through the sweeper.
+    access: { ...NO_ACCESS, redis: true, paymentWebhookSecret: true },
+  },
+  {
+    name: EXPIRE_HOLDS_HANDLER,
+    kind: "schedule",
+    routes: [],
+    // The expiry script and the sales' history outboxes in Redis; the events go to the orders queue.
+    access: { ...NO_ACCESS, redis: true, sendOrders: true },
   },
   {
     name: CONSUMER_HANDLER,

@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from "./paths.js";
  * from disk (Lua scripts, SQL migrations) inlined through esbuild `define`.
  */
 
-/** Every `lua/*.lua` file as { "reserve-6": "<text>" }, the shape `__LUA_SCRIPTS__` has. */
+/** Every `lua/*.lua` file as { "reserve-8": "<text>" }, the shape `__LUA_SCRIPTS__` has. */
 export function luaScripts(projectRoot: string): Record<string, string> {
   return readTextFiles(join(projectRoot, "lua"), ".lua", (file) => file.slice(0, -".lua".length));
 }

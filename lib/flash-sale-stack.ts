@@ -1,9 +1,25 @@
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from "aws-cdk-lib";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
+import {
+  EXPIRE_HOLDS_HANDLER,
+  EXPIRE_HOLDS_RATE_MINUTES,
+  HTTP_ROUTES,
+  type HttpRouteDefinition,
+} from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
 import { Cache } from "./constructs/cache.js";
@@ -76,13 +92,25 @@ export class FlashSaleStack extends Stack {
       maxReceiveCount: settings.maxReceiveCount,
     });
 
+    // Stripe's endpoint signing secret (whsec_…): created with a placeholder;
+    // the operator puts the real one in (docs/payments.md). Read once per container.
+    const paymentWebhookSecret = new Secret(this, "PaymentWebhookSecret", {
+      description: `Flash Sale (${settings.stage}): the payment provider's webhook signing secret (Stripe whsec_...)`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(paymentWebhookSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The value is issued by the payment provider (Stripe rolls an endpoint's signing secret in its dashboard, with an overlap window); Secrets Manager cannot rotate it. Only the webhook function may read it.",
+    });
+
     const specs = handlerCatalog({ projectRoot, routes, entryOverrides: props.entryOverrides });
     this.functions = new Functions(this, "Functions", {
       settings,
       projectRoot,
       specs,
       orders: this.orders,
-      backends: { kind: "aws", network, cache, database },
+      backends: { kind: "aws", network, cache, database, paymentWebhookSecret },
       logRetention,
     });
 
@@ -96,6 +124,18 @@ export class FlashSaleStack extends Stack {
           maxConcurrency: settings.consumerMaxConcurrency,
         }),
       );
+    }
+
+    // Expiry of unpaid holds for the sales no buyer touches (reserve-8.lua
+    // expires due holds itself for the others), and the holds' history.
+    const expireHolds = this.functions.get(EXPIRE_HOLDS_HANDLER);
+    if (expireHolds) {
+      new Rule(this, "ExpireHoldsSchedule", {
+        description:
+          "Runs the hold sweeper: expires unpaid holds, sends their history to the queue",
+        schedule: Schedule.rate(Duration.minutes(EXPIRE_HOLDS_RATE_MINUTES)),
+        targets: [new LambdaFunction(expireHolds, { retryAttempts: 0 })],
+      });
     }
 
     const migrate = this.functions.get(MIGRATE_HANDLER);
@@ -146,6 +186,8 @@ export class FlashSaleStack extends Stack {
       queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
       api5xxAlarmPercent: settings.api5xxAlarmPercent,
       alarmEmail: settings.alarmEmail,
+      expireHoldsLogs: this.functions.get(EXPIRE_HOLDS_HANDLER)?.logGroup,
+      paymentWebhookLogs: this.functions.get("payment-webhook")?.logGroup,
     });
 
     new CfnOutput(this, "ApiUrl", {
@@ -170,5 +212,9 @@ export class FlashSaleStack extends Stack {
       description: "Valkey primary (TLS, AUTH token in Secrets Manager)",
     });
     new CfnOutput(this, "DatabaseProxyEndpoint", { value: database.proxy.endpoint });
+    new CfnOutput(this, "PaymentWebhookSecretArn", {
+      value: paymentWebhookSecret.secretArn,
+      description: "Put the Stripe endpoint's signing secret (whsec_...) here",
+    });
   }
 }

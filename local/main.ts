@@ -114,7 +114,8 @@ try {
       concurrency: Number(args["consumer-concurrency"]),
     },
   });
-  if (dataDir === STACK_DIR) writeStackEnv(stack.env);
+  // The API URL too, so `npm run pay` knows where the webhook is.
+  if (dataDir === STACK_DIR) writeStackEnv({ ...stack.env, LOCAL_API_URL: stack.url });
   const env = stack.env;
   const pid = (service: { pid: number | undefined } | undefined) => `(pid ${service?.pid})`;
   // The live dashboard, with a local admin token in the fragment (never sent to the server).

@@ -6,6 +6,7 @@ import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
 import type { GatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
+import { localPaymentEnv } from "./payments.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
 import { freePort } from "./services/processes.js";
 import { localSqsClient } from "./services/sqs-server.js";
@@ -40,6 +41,8 @@ export interface StackOptions {
   /** Receives before a message moves to the DLQ; default the stack's (cdk.json). */
   maxReceiveCount?: number;
   /** Default the stack's: 6 × consumer timeout + batching window (181 s). */
+  /** How often the hold sweeper (expire-holds) runs; 0 turns it off. Default 2000 ms (EventBridge's 1 minute in AWS). */
+  sweepIntervalMs?: number;
   visibilityTimeoutSeconds?: number;
 }
 
@@ -66,7 +69,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   let server: Server | undefined;
   let workers: Worker[] = [];
   let consumer: SqsEventSource | undefined;
+  let sweeper: { stop(): Promise<void> } | undefined;
   const stop = async (stopOptions: { removeData?: boolean } = {}) => {
+    await sweeper?.stop();
     await consumer?.stop();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
     server?.closeAllConnections();
@@ -74,7 +79,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     await services.stop(stopOptions);
   };
   try {
-    const env = services.env();
+    // The payment webhook's signing secret: the local simulated provider's.
+    const env = { ...services.env(), ...localPaymentEnv() };
     // The handlers read their configuration from the environment at cold start, as in Lambda.
     Object.assign(process.env, env, {
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
@@ -123,6 +129,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       waitTimeSeconds: 1,
     });
     const running = consumer;
+    sweeper = await startSweeper(options.sweepIntervalMs ?? 2_000);
     return {
       url: `http://${host}:${port}`,
       services,
@@ -135,6 +142,31 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     await stop();
     throw error;
   }
+}
+
+/**
+ * The hold sweeper on a timer, as EventBridge Scheduler runs it in AWS: the
+ * same expire-holds handler module, one run at a time.
+ */
+async function startSweeper(intervalMs: number): Promise<{ stop(): Promise<void> }> {
+  if (intervalMs <= 0) return { stop: async () => {} };
+  const { handler } = await import("../lambdas/handlers/expire-holds.js");
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return; // the last sweep is still going: skip this tick
+    running = handler()
+      .catch(() => undefined) // the handler logs its own failures; the next tick retries
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 async function startWorkers(count: number, env: Record<string, string>): Promise<Worker[]> {

@@ -2,7 +2,9 @@
   Give a reserved order's units back: stock, the buyer's count and the
   idempotency entry, so a retry of the same buy can reserve afresh.
   At most once per order: a second call finds the order released and does nothing.
-  A confirmed order (its row is in Postgres) is never released.
+  A confirmed order (its row is in Postgres) is never released. A held order
+  (sale with a hold) becomes payment 'cancelled'; its entry in the hold
+  expiries is dropped by the next sweep, which finds it no longer held.
 
   KEYS[1] sale hash          {sale:<id>}
   KEYS[2] units per buyer    {sale:<id>}:buyers
@@ -38,11 +40,15 @@ if order.state == 'confirmed' then
 end
 
 order.state = 'released'
+-- A hold (sale with holdSeconds) ends with its release: never payable, never expired later.
+local wasHeld = order.payment == 'held'
+if wasHeld then order.payment = 'cancelled' end
 rcall('HSET', KEYS[3], ARGV[1], cjson.encode(order))
 
 -- The sale may have been deleted meanwhile; never recreate it as a stub.
 if stockShard == '' and rcall('EXISTS', KEYS[1]) == 1 then
   remaining = rcall('HINCRBY', KEYS[1], 'remaining', order.quantity)
+  if wasHeld then rcall('HINCRBY', KEYS[1], 'held', -order.quantity) end
   -- Stock came back: readers caching "sold out" must see a new version.
   rcall('HINCRBY', KEYS[1], 'version', 1)
 end

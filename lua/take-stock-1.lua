@@ -1,7 +1,7 @@
 --[[
   Take units from one shard of a sharded sale, for a buyer whose home shard
   has run out (the buyer's limit and order are then checked and recorded on
-  the home shard by reserve-6.lua with ARGV[6] = this shard's index).
+  the home shard by reserve-8.lua with ARGV[6] = this shard's index).
 
   KEYS[1] shard hash  {sale:<id>#<n>} (or {sale:<id>} for shard 0)
 

@@ -15,6 +15,13 @@
   ARGV[7] rate limit burst: buy requests a buyer may send at once (0 = no limit)
   ARGV[8] rate limit refill, requests per second
   ARGV[9] number of stock shards of the sale (this hash is one of them; 1 = unsharded)
+  ARGV[10] hold: seconds a buyer has to pay ('' or '0' = no hold: an accepted buy is a sale)
+  ARGV[11] price per unit, minor units ('' = no price)
+  ARGV[12] price currency, ISO 4217 lower case ('' with no price)
+
+  A sale without hold or price has no such fields at all, so it reads exactly
+  as before they existed. A changed hold applies to buys from now on; holds
+  already running keep their expiresAt and amount due.
 
   Returns { code, remaining, version }:
      1  created
@@ -22,6 +29,21 @@
     -1  refused: stock would fall below units already sold (remaining holds the sold count)
 ]]
 local rcall = redis.call
+
+-- Hold and price: set when given, removed when not.
+local function holdAndPrice()
+  local hold = tonumber(ARGV[10] or '') or 0
+  if hold > 0 then
+    rcall('HSET', KEYS[1], 'holdSeconds', hold)
+  else
+    rcall('HDEL', KEYS[1], 'holdSeconds')
+  end
+  if (ARGV[11] or '') ~= '' then
+    rcall('HSET', KEYS[1], 'priceAmount', ARGV[11], 'priceCurrency', ARGV[12])
+  else
+    rcall('HDEL', KEYS[1], 'priceAmount', 'priceCurrency')
+  end
+end
 
 local stock = tonumber(ARGV[2])
 local current = rcall('HMGET', KEYS[1], 'stock', 'remaining', 'version')
@@ -32,6 +54,7 @@ if oldStock == nil then
     'name', ARGV[1], 'stock', stock, 'remaining', stock, 'perUserLimit', ARGV[3],
     'startsAt', ARGV[4], 'endsAt', ARGV[5], 'version', 1, 'createdAt', ARGV[6], 'updatedAt', ARGV[6],
     'rateBurst', ARGV[7], 'ratePerSecond', ARGV[8], 'shards', ARGV[9])
+  holdAndPrice()
   return { 1, stock, 1 }
 end
 

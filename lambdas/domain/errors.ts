@@ -140,3 +140,37 @@ export class ServiceUnavailableError extends DomainError implements RetryableErr
     super(message);
   }
 }
+
+/** The payment webhook's signature is missing, malformed, stale or wrong. */
+export class PaymentSignatureError extends DomainError {
+  readonly code = "PAYMENT_SIGNATURE_INVALID";
+}
+
+/** A verified payment event that names no usable order, amount or currency. */
+export class PaymentEventInvalidError extends DomainError {
+  readonly code = "PAYMENT_EVENT_INVALID";
+}
+
+/** A payment for an order that was never held for payment. */
+export class OrderNotPayableError extends DomainError {
+  readonly code = "ORDER_NOT_PAYABLE";
+  constructor(readonly orderId: string) {
+    super(`Order ${orderId} is not held for payment`);
+  }
+}
+
+/** A payment whose amount or currency differ from what its order owes (recorded for reconcile). */
+export class PaymentMismatchError extends DomainError {
+  readonly code = "PAYMENT_MISMATCH";
+  constructor(readonly orderId: string) {
+    super(`The payment for order ${orderId} does not match the amount and currency due; recorded`);
+  }
+}
+
+/** A payment event that names a sale other than its order's. */
+export class PaymentSaleMismatchError extends DomainError {
+  readonly code = "PAYMENT_SALE_MISMATCH";
+  constructor(readonly orderId: string) {
+    super(`The payment for order ${orderId} names another sale`);
+  }
+}

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { buyerIdSchema } from "./buyer-id.js";
-import type { Order } from "./order.js";
+import type { Order, OrderEvent } from "./order.js";
 import { MAX_QUANTITY_PER_REQUEST, orderIdSchema, saleIdOfOrder, saleIdSchema } from "./sale.js";
 
 /**
@@ -14,7 +14,33 @@ export const orderMessageSchema = z.object({
   userId: buyerIdSchema,
   quantity: z.number().int().positive().max(MAX_QUANTITY_PER_REQUEST),
   reservedAt: z.iso.datetime(),
+  /** Only for an order of a sale with a hold: its terms. */
+  hold: z
+    .object({
+      expiresAt: z.iso.datetime(),
+      amount: z.number().int().min(0),
+      currency: z.string().regex(/^[a-z]{3}$/),
+    })
+    .optional(),
 });
+
+/**
+ * A step in a held order's history (paid, expired, refund_due), sent on the
+ * same queue by the sweeper when it drains a sale's outbox; the consumer
+ * writes it to order_events. `kind` tells it from an order message.
+ */
+export const orderEventMessageSchema = z.object({
+  kind: z.literal("order_event"),
+  orderId: orderIdSchema,
+  saleId: saleIdSchema,
+  event: z.enum(["held", "paid", "expired", "refund_due"]),
+  at: z.iso.datetime(),
+  amount: z.number().int().min(0).optional(),
+  currency: z.string().max(16).optional(),
+  reference: z.string().max(255).optional(),
+});
+
+export type OrderEventMessage = z.infer<typeof orderEventMessageSchema>;
 
 export type OrderMessage = z.infer<typeof orderMessageSchema>;
 
@@ -25,7 +51,7 @@ export type OrderMessage = z.infer<typeof orderMessageSchema>;
  * Plane; an ASCII body is accepted by all of them and parses back to the very
  * same strings.
  */
-export function encodeOrderMessage(message: OrderMessage): string {
+export function encodeOrderMessage(message: OrderMessage | OrderEventMessage): string {
   return JSON.stringify(message).replace(
     /[^\x20-\x7e]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
@@ -34,23 +60,90 @@ export function encodeOrderMessage(message: OrderMessage): string {
 
 /** The message an order travels as: the same fields, its time as an ISO 8601 instant. */
 export function messageOf(order: Order): OrderMessage {
-  return {
+  const message: OrderMessage = {
     orderId: order.orderId,
     saleId: order.saleId,
     userId: order.userId,
     quantity: order.quantity,
     reservedAt: new Date(order.reservedAtMs).toISOString(),
   };
+  // Only held orders carry terms: every other message is byte for byte as before.
+  if (order.hold) {
+    message.hold = {
+      expiresAt: new Date(order.hold.expiresAtMs).toISOString(),
+      amount: order.hold.amount,
+      currency: order.hold.currency,
+    };
+  }
+  return message;
 }
 
 export function orderOf(message: OrderMessage): Order {
-  return {
+  const order: Order = {
     orderId: message.orderId,
     saleId: message.saleId,
     userId: message.userId,
     quantity: message.quantity,
     reservedAtMs: Date.parse(message.reservedAt),
   };
+  if (message.hold) {
+    order.hold = {
+      expiresAtMs: Date.parse(message.hold.expiresAt),
+      amount: message.hold.amount,
+      currency: message.hold.currency,
+    };
+  }
+  return order;
+}
+
+export function eventMessageOf(event: OrderEvent): OrderEventMessage {
+  return {
+    kind: "order_event",
+    orderId: event.orderId,
+    saleId: event.saleId,
+    event: event.event,
+    at: new Date(event.atMs).toISOString(),
+    ...(event.amount !== undefined && { amount: event.amount }),
+    ...(event.currency !== undefined && { currency: event.currency }),
+    ...(event.reference !== undefined && { reference: event.reference }),
+  };
+}
+
+export function eventOf(message: OrderEventMessage): OrderEvent {
+  return {
+    orderId: message.orderId,
+    saleId: message.saleId,
+    event: message.event,
+    atMs: Date.parse(message.at),
+    ...(message.amount !== undefined && { amount: message.amount }),
+    ...(message.currency !== undefined && { currency: message.currency }),
+    ...(message.reference !== undefined && { reference: message.reference }),
+  };
+}
+
+/** A queue body: an order, or a step in a held order's history. */
+export function parseQueueMessage(
+  body: string,
+): { kind: "order"; message: OrderMessage } | { kind: "event"; message: OrderEventMessage } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new PoisonMessageError("message body is not JSON");
+  }
+  if ((json as { kind?: unknown } | null)?.kind === "order_event") {
+    const parsed = orderEventMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new PoisonMessageError(
+        `invalid order event message: ${parsed.error.issues[0]?.message ?? "unknown"}`,
+      );
+    }
+    if (saleIdOfOrder(parsed.data.orderId) !== parsed.data.saleId) {
+      throw new PoisonMessageError("order id does not belong to the message's sale");
+    }
+    return { kind: "event", message: parsed.data };
+  }
+  return { kind: "order", message: parseOrderMessage(body) };
 }
 
 /** A message that can never become an order: it fails alone and, after its retries, stays in the DLQ. */

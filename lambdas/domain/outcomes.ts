@@ -8,7 +8,7 @@
  *
  * `counter`: the field of `{sale:<id>}:stats` the outcome increments
  * (`refused:<code>` for every refusal).
- * `countedBy`: "reserve-script" when lua/reserve-6.lua counts it in the same
+ * `countedBy`: "reserve-script" when lua/reserve-8.lua counts it in the same
  * call that decides it; "buy-container" when the buy container does (it
  * answered without Redis, or after Redis); absent when it is not counted.
  */
@@ -41,6 +41,23 @@ export const OUTCOMES = {
   SALE_ENDED: refusal("The sale has ended"),
   STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
   SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
+  PAYMENT_SIGNATURE_INVALID: {
+    status: 400,
+    message: "The webhook's signature is missing or does not verify",
+  },
+  PAYMENT_EVENT_INVALID: {
+    status: 400,
+    message: "The payment event carries no usable order id, amount or currency",
+  },
+  ORDER_NOT_PAYABLE: { status: 409, message: "The order is not held for payment" },
+  PAYMENT_MISMATCH: {
+    status: 409,
+    message: "The payment's amount or currency differ from what the order owes; recorded",
+  },
+  PAYMENT_SALE_MISMATCH: {
+    status: 409,
+    message: "The payment names another sale than the order's",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: "Request body is too large" },
   RATE_LIMITED: {
     status: 429,

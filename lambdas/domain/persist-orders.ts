@@ -1,5 +1,5 @@
-import type { Order } from "./order.js";
-import { orderOf, PoisonMessageError, parseOrderMessage } from "./order-message.js";
+import type { Order, OrderEvent } from "./order.js";
+import { eventOf, orderOf, PoisonMessageError, parseQueueMessage } from "./order-message.js";
 import type { Logger, OrderRows, SaleStore } from "./ports.js";
 
 export interface PersistDeps {
@@ -38,13 +38,15 @@ export async function persistOrders(
 ): Promise<RecordResult[]> {
   const results: RecordResult[] = new Array(records.length).fill(ok);
   const candidates: Array<{ index: number; messageId: string; order: Order }> = [];
+  const events: Array<{ index: number; event: OrderEvent }> = [];
   records.forEach((record, index) => {
     try {
-      candidates.push({
-        index,
-        messageId: record.messageId,
-        order: orderOf(parseOrderMessage(record.body)),
-      });
+      const parsed = parseQueueMessage(record.body);
+      if (parsed.kind === "event") {
+        events.push({ index, event: eventOf(parsed.message) });
+        return;
+      }
+      candidates.push({ index, messageId: record.messageId, order: orderOf(parsed.message) });
     } catch (error) {
       deps.logger.error("poison order message", {
         messageId: record.messageId,
@@ -53,6 +55,20 @@ export async function persistOrders(
       results[index] = failed(error);
     }
   });
+
+  // History events of held orders (paid, expired, refund_due): one idempotent
+  // statement; they need no confirmation (the sweeper sends only what Redis decided).
+  if (events.length > 0) {
+    try {
+      await deps.orderRows.recordEvents(events.map((e) => e.event));
+    } catch (error) {
+      deps.logger.error("order events insert failed; they will be retried", {
+        error: (error as Error).message,
+        events: events.length,
+      });
+      for (const { index } of events) results[index] = failed(error);
+    }
+  }
 
   const nowMs = deps.now();
   const confirmations = await Promise.allSettled(

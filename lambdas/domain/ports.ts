@@ -1,6 +1,6 @@
-import type { Order, OrderRecord, OrderRow } from "./order.js";
+import type { HoldTerms, Order, OrderEvent, OrderRecord, OrderRow } from "./order.js";
 import type { RefusalReason } from "./outcomes.js";
-import type { Sale } from "./sale.js";
+import type { Money, Sale } from "./sale.js";
 import type { RawCounters } from "./stats-counters.js";
 
 /**
@@ -29,7 +29,15 @@ export interface ReserveRequest {
 }
 
 export type ReserveOutcome =
-  | { kind: "accepted"; orderId: string; remaining: number; version: number; replayed: boolean }
+  | {
+      kind: "accepted";
+      orderId: string;
+      remaining: number;
+      version: number;
+      replayed: boolean;
+      /** A new hold (sale with holdSeconds): when it ends and what is due. */
+      hold?: HoldTerms;
+    }
   | {
       kind: "refused";
       reason: RefusalReason;
@@ -83,6 +91,10 @@ export interface SaleDefinition {
   rateLimit?: { burst: number; perSecond: number };
   /** Stock shards, fixed when the sale is created (default 1). */
   shards?: number;
+  /** Price of one unit. Required with a hold. */
+  price?: Money;
+  /** Seconds a buyer has to pay (0 or absent: no hold). Only for unsharded sales. */
+  holdSeconds?: number;
 }
 
 export type UpsertSaleOutcome =
@@ -102,6 +114,91 @@ export interface SaleStore {
   listRejectedRestores(saleId: string): Promise<RejectedRestore[]>;
 }
 
+// --- holds and payments (Redis, through lua/pay-7.lua and lua/expire-holds-6.lua)
+
+export interface PaymentRequest {
+  orderId: string;
+  saleId: string;
+  amount: number;
+  currency: string;
+  /** The provider's reference for the payment (e.g. the payment intent id). */
+  reference: string;
+  nowMs: number;
+}
+
+export type PayOutcome =
+  | "paid"
+  | "already_paid"
+  | "refund_due"
+  | "already_refund_due"
+  | "unknown_order"
+  | "not_payable"
+  | "mismatch";
+
+/** A payment that did not match its order, kept for reconcile. */
+export interface PaymentAnomaly {
+  orderId: string;
+  reason: "AMOUNT_MISMATCH";
+  atMs: number;
+  received: Money;
+  due: Money;
+  reference: string;
+}
+
+export interface HoldLedger {
+  /** Records a payment for a held order; exactly one of pay and expiry wins. */
+  pay(request: PaymentRequest): Promise<PayOutcome>;
+  /**
+   * Expires up to `limit` holds of the sale that are due. `oldestDueAtMs`: the
+   * oldest that was due when the call began (null: none); `more`: some are still due.
+   */
+  expireDue(
+    saleId: string,
+    nowMs: number,
+    limit: number,
+  ): Promise<{ due: number; oldestDueAtMs: number | null; more: boolean }>;
+  /** The sales that have (or had) a hold. */
+  salesWithHolds(): Promise<string[]>;
+  /**
+   * Hands the sale's history events (expired, paid, refund_due) to `deliver`,
+   * oldest first, and drops them only once it has resolved; at most one drain
+   * per sale at a time. Returns how many were delivered.
+   */
+  drainEvents(saleId: string, deliver: (events: OrderEvent[]) => Promise<void>): Promise<number>;
+  anomalies(saleId: string): Promise<PaymentAnomaly[]>;
+}
+
+/**
+ * A payment provider's webhook, verified: the raw body and its signature
+ * header in, a typed event out (or PaymentSignatureError). The Stripe adapter
+ * is lambdas/adapters/payments/stripe.ts.
+ */
+export interface PaymentProvider {
+  verify(rawBody: string, signature: string | undefined): PaymentEvent;
+}
+
+export type PaymentEvent =
+  | {
+      kind: "payment_succeeded";
+      /** The provider's event id (a redelivery has the same one). */
+      eventId: string;
+      /** The order id the storefront put in the payment's metadata; absent when it did not. */
+      orderId: string | undefined;
+      /** The sale id, when the metadata names one too. */
+      saleId: string | undefined;
+      amount: number;
+      currency: string;
+      /** The provider's payment reference (payment intent id). */
+      reference: string;
+    }
+  /** An event of a kind this system does not act on (answered 2xx so the provider stops sending it). */
+  | { kind: "ignored"; eventId: string; type: string };
+
+/** Where the history events go on their way to Postgres (the orders queue). */
+export interface OrderEventQueue {
+  sendEvents(events: OrderEvent[]): Promise<void>;
+}
+
 // --- order rows (Postgres)
 
 export interface InsertResult {
@@ -117,6 +214,12 @@ export interface OrderRows {
   find(orderId: string): Promise<OrderRow | null>;
   ofSale(saleId: string): Promise<OrderRow[]>;
   countOfSale(saleId: string): Promise<{ rows: number; units: number }>;
+  /** Records history events idempotently (one per order and kind); an outage throws. */
+  recordEvents(events: OrderEvent[]): Promise<void>;
+  /** The order's history, oldest first. */
+  eventsOf(orderId: string): Promise<OrderEvent[]>;
+  /** Refunds due of a sale: late payments of expired holds. */
+  refundsDue(saleId: string): Promise<OrderEvent[]>;
 }
 
 // --- the orders queue and its dead-letter queue (SQS)

@@ -127,6 +127,7 @@ async function buyOnce(deps: PurchaseDeps, command: BuyCommand): Promise<Accepte
       userId: command.userId,
       quantity: command.quantity,
       reservedAtMs: nowMs,
+      ...(outcome.hold && { hold: outcome.hold }),
     });
   } catch (sendError) {
     const released = await releaseAfterFailure(deps, command, outcome.orderId, sendError);

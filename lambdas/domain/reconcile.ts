@@ -44,7 +44,17 @@ export interface ReconcileReport {
     confirmed: number;
     released: number;
     unitsHeld: number;
+    /** Sales with a hold: orders by payment state. */
+    payments?: {
+      held: number;
+      paid: number;
+      expired: number;
+      refundDue: number;
+      cancelled: number;
+    };
   } | null;
+  /** Late payments of expired holds: each must be refunded to its buyer. */
+  refundsDue: Array<{ orderId: string; amount: number; currency: string; reference: string }>;
   postgres: { rows: number; units: number };
   queues: QueueDepths;
   /** Reservations without a row that may still be on their way (queue not empty, or younger than the grace period). */
@@ -216,9 +226,7 @@ export async function reconcileSale(
 
   const after = options.repair ? await deps.reservations.getSale(saleId, nowMs) : sale;
   const afterRecords = options.repair ? await deps.reservations.listOrders(saleId) : records;
-  const held = afterRecords
-    .filter((r) => r.state !== "released")
-    .reduce((sum, r) => sum + r.quantity, 0);
+  const held = afterRecords.filter(holdsUnits).reduce((sum, r) => sum + r.quantity, 0);
   if (after && after.sold !== held) {
     issues.push({
       kind: "SOLD_COUNT_MISMATCH",
@@ -247,10 +255,21 @@ export async function reconcileSale(
         reserved: count("reserved"),
         confirmed: count("confirmed"),
         released: count("released"),
-        unitsHeld: records
-          .filter((r) => r.state !== "released")
-          .reduce((s, r) => s + r.quantity, 0),
+        unitsHeld: records.filter(holdsUnits).reduce((s, r) => s + r.quantity, 0),
+        ...(records.some((r) => r.payment) && { payments: paymentCounts(records) }),
       },
+      refundsDue: records.flatMap((r) =>
+        r.payment?.state === "refund_due"
+          ? [
+              {
+                orderId: r.orderId,
+                amount: r.payment.received?.amount ?? 0,
+                currency: r.payment.received?.currency ?? "",
+                reference: r.payment.received?.reference ?? "",
+              },
+            ]
+          : [],
+      ),
       postgres: { rows: rows.length, units: rowUnits },
       queues,
       inFlight: pending,
@@ -258,6 +277,23 @@ export async function reconcileSale(
       clean: issues.every((issue) => issue.repaired),
     };
   }
+}
+
+/** Whether an order's units are out of stock: not released, and (a held order) not expired. */
+function holdsUnits(record: OrderRecord): boolean {
+  if (record.state === "released") return false;
+  const payment = record.payment?.state;
+  return payment === undefined || payment === "held" || payment === "paid";
+}
+
+function paymentCounts(records: OrderRecord[]) {
+  const counts = { held: 0, paid: 0, expired: 0, refundDue: 0, cancelled: 0 };
+  for (const record of records) {
+    const state = record.payment?.state;
+    if (state === "refund_due") counts.refundDue++;
+    else if (state !== undefined) counts[state]++;
+  }
+  return counts;
 }
 
 export function formatReport(report: ReconcileReport): string {
@@ -268,6 +304,12 @@ export function formatReport(report: ReconcileReport): string {
       `  Redis     stock ${r.stock}, remaining ${r.remaining}, sold ${r.sold}`,
       `            orders: ${r.reserved} reserved, ${r.confirmed} confirmed, ${r.released} released (${r.unitsHeld} units held)`,
     );
+    if (r.payments) {
+      const p = r.payments;
+      lines.push(
+        `            payments: ${p.held} held, ${p.paid} paid, ${p.expired} expired, ${p.refundDue} refund due`,
+      );
+    }
   } else {
     lines.push("  Redis     no such sale");
   }
@@ -275,6 +317,11 @@ export function formatReport(report: ReconcileReport): string {
     `  Postgres  ${report.postgres.rows} order rows, ${report.postgres.units} units`,
     `  Queues    ${report.queues.orders} in the orders queue, ${report.queues.dlq} in the DLQ; ${report.inFlight} reservation(s) still in flight`,
   );
+  for (const refund of report.refundsDue) {
+    lines.push(
+      `  REFUND DUE ${refund.orderId}: ${refund.amount} ${refund.currency} (payment ${refund.reference}) arrived after the hold ended`,
+    );
+  }
   if (report.issues.length === 0) {
     lines.push("  OK: Redis, Postgres and the queues agree.");
   } else {

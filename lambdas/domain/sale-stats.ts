@@ -10,7 +10,7 @@ import {
 
 /**
  * The live view of one sale for the dashboard (GET /admin/sales/{saleId}/stats):
- * its stock, the counters reserve-6.lua and the buy containers keep, the
+ * its stock, the counters reserve-8.lua and the buy containers keep, the
  * orders queue and its DLQ, and the order rows in Postgres.
  *
  * Rates and windowed percentiles are computed here, on the server: each call

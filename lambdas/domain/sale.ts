@@ -17,6 +17,15 @@ export const MAX_QUANTITY_PER_REQUEST = 100;
 
 export type SaleStatus = "scheduled" | "open" | "sold_out" | "ended";
 
+/** An amount of money in minor units (cents), with its ISO 4217 currency in lower case (as Stripe writes it). */
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+/** Longest hold a sale may give its buyers to pay. */
+export const MAX_HOLD_SECONDS = 3600;
+
 export interface Sale {
   id: string;
   name: string;
@@ -30,6 +39,13 @@ export interface Sale {
   rateLimit: { burst: number; perSecond: number };
   /** Stock shards (1 = unsharded). */
   shards: number;
+  /** Price of one unit; absent when the sale has none. */
+  price?: Money;
+  /** Seconds a buyer has to pay before the units go back on sale; absent: no hold (a buy is a sale). */
+  holdSeconds?: number;
+  /** In a sale with a hold: units held awaiting payment, and units paid (sold = held + paid). */
+  held?: number;
+  paid?: number;
   version: number;
 }
 

@@ -26,7 +26,7 @@ export function latencyField(ms: number): string {
 export interface OutcomeCounts {
   /** Buy requests that reached a decision: accepted + replayed + rateLimited + all refusals. */
   requests: number;
-  /** Reserved by reserve-6.lua, including those whose enqueue then failed (also under errors). */
+  /** Reserved by reserve-8.lua, including those whose enqueue then failed (also under errors). */
   accepted: number;
   /** Units reserved by the accepted requests. */
   units: number;

@@ -12,6 +12,9 @@ import type { HttpEvent } from "./request.js";
  */
 export const MAX_BODY_BYTES = 4 * 1024;
 
+/** A payment provider's webhook event can be far larger than an API request (Stripe's reach tens of KB). */
+export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
+
 export type HttpRoute = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
 
 /**
@@ -19,10 +22,13 @@ export type HttpRoute = (event: HttpEvent, context: Context) => Promise<APIGatew
  * rendering, identity (unless the route is public), then the size-limited
  * JSON body.
  */
-export function httpHandler(route: HttpRoute, options: { public?: boolean } = {}) {
+export function httpHandler(
+  route: HttpRoute,
+  options: { public?: boolean; maxBodyBytes?: number } = {},
+) {
   const chain = middy<HttpEvent, APIGatewayProxyResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors());
   if (!options.public) chain.use(authenticated());
-  return chain.use(jsonBody(MAX_BODY_BYTES)).handler(route);
+  return chain.use(jsonBody(options.maxBodyBytes ?? MAX_BODY_BYTES)).handler(route);
 }

@@ -90,3 +90,14 @@ function describeIssues(error: z.ZodError): string {
     )
     .join("; ");
 }
+
+/**
+ * The request body exactly as the client sent it, for signature checks: API
+ * Gateway hands over base64 (isBase64Encoded) for content types it does not
+ * treat as text; "" when there is none.
+ */
+export function rawBody(event: HttpEvent): string {
+  const body = event.body;
+  if (body === undefined || body === null) return "";
+  return event.isBase64Encoded ? Buffer.from(body, "base64").toString("utf8") : body;
+}

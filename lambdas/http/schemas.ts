@@ -1,5 +1,10 @@
 import * as z from "zod";
-import { MAX_QUANTITY_PER_REQUEST, MAX_SHARDS, saleIdSchema } from "../domain/sale.js";
+import {
+  MAX_HOLD_SECONDS,
+  MAX_QUANTITY_PER_REQUEST,
+  MAX_SHARDS,
+  saleIdSchema,
+} from "../domain/sale.js";
 
 /** Request bodies and headers of the HTTP API, compiled once at import. */
 
@@ -44,10 +49,28 @@ export const saleDefinitionSchema = z
       })
       .optional(),
     shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
+    price: z
+      .object({
+        amount: z.number().int().min(0).max(1_000_000_000),
+        currency: z
+          .string()
+          .regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code, e.g. eur")
+          .transform((code) => code.toLowerCase()),
+      })
+      .optional(),
+    holdSeconds: z.number().int().min(0).max(MAX_HOLD_SECONDS).optional(),
   })
   .refine((sale) => sale.startsAt == null || sale.endsAt == null || sale.endsAt > sale.startsAt, {
     message: "endsAt must be after startsAt",
     path: ["endsAt"],
+  })
+  .refine((sale) => !sale.holdSeconds || sale.price !== undefined, {
+    message: "a sale with a hold needs a price: the amount each buyer must pay",
+    path: ["price"],
+  })
+  .refine((sale) => !sale.holdSeconds || (sale.shards ?? 1) === 1, {
+    message: "a sale with a hold cannot be sharded",
+    path: ["holdSeconds"],
   })
   .transform((sale) => ({
     id: sale.id,
@@ -58,4 +81,7 @@ export const saleDefinitionSchema = z
     endsAtMs: sale.endsAt ?? 0,
     rateLimit: sale.rateLimit,
     shards: sale.shards,
+    ...(sale.price !== undefined && { price: sale.price }),
+    ...(sale.holdSeconds !== undefined &&
+      sale.holdSeconds > 0 && { holdSeconds: sale.holdSeconds }),
   }));

@@ -14,7 +14,7 @@ import {
   redriveRequestSchema,
   saleStatsQuerySchema,
 } from "../http/admin-schemas.js";
-import { MAX_BODY_BYTES } from "../http/http-handler.js";
+import { MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from "../http/http-handler.js";
 import { buyRequestSchema, idempotencyKeySchema, saleDefinitionSchema } from "../http/schemas.js";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../registry.js";
 import {
@@ -23,6 +23,7 @@ import {
   errorEnvelopeSchema,
   gatewayErrorSchema,
   orderViewSchema,
+  paymentReceiptSchema,
   recentSalesSchema,
   reconcileReportSchema,
   redriveResultSchema,
@@ -241,6 +242,43 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     success: { "200": { description: "The order.", content: json(orderViewSchema) } },
     errors: ["ORDER_NOT_FOUND"],
   },
+  "POST /payments/webhook": {
+    summary: "The payment provider's webhook (Stripe)",
+    description: `Public: its only authority is the \`Stripe-Signature\` header (\`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the endpoint's signing secret>\`), verified offline over the raw body; a signature older than 5 minutes is refused. Acts on \`payment_intent.succeeded\` with the order id in \`data.object.metadata.orderId\` (optionally the sale in \`metadata.saleId\`), the amount in \`amount_received\` (minor units) and \`currency\`; other event types are acknowledged and ignored. One atomic Redis call decides: a hold still running with the amount and currency due becomes \`paid\`; a payment after the hold ended is recorded as \`refund_due\` (the order is not brought back). Redelivered events are answered the same and change nothing. Bodies up to ${MAX_WEBHOOK_BODY_BYTES} bytes.`,
+    tags: ["payments"],
+    requestParams: {
+      header: z.object({
+        "stripe-signature": z.string().optional().meta({
+          description: "`t=<timestamp>,v1=<signature>` as Stripe sends it.",
+          example:
+            "t=1796282716,v1=2ed4453b012fd49d288f9c2ca6f0506c131ce71c84bcaaab9a3367256eda34a8",
+        }),
+      }),
+    },
+    body: {
+      schema: z
+        .object({
+          id: z.string(),
+          type: z.string().meta({ example: "payment_intent.succeeded" }),
+          data: z.object({ object: z.record(z.string(), z.unknown()) }),
+        })
+        .passthrough()
+        .meta({ description: "A Stripe event, exactly as Stripe sent it." }),
+      description: "The provider's event; verified byte for byte against the signature.",
+      required: true,
+    },
+    success: {
+      "200": { description: "Recorded (or ignored).", content: json(paymentReceiptSchema) },
+    },
+    errors: [
+      "PAYMENT_SIGNATURE_INVALID",
+      "PAYMENT_EVENT_INVALID",
+      "ORDER_NOT_FOUND",
+      "ORDER_NOT_PAYABLE",
+      "PAYMENT_MISMATCH",
+      "PAYMENT_SALE_MISMATCH",
+    ],
+  },
   "POST /admin/sales/{saleId}/reconcile": {
     summary: "Reconcile a sale: Redis vs Postgres vs the queues",
     description:
@@ -424,6 +462,7 @@ export function buildOpenApiDocument(
     tags: [
       { name: "sales", description: "Reading sales and buying." },
       { name: "orders", description: "A buyer's orders." },
+      { name: "payments", description: "Payments, as the provider's signed webhook." },
       { name: "admin", description: "Operators: the `admin` scope." },
       { name: "dashboard", description: "The live dashboard's static page." },
       { name: "meta", description: "This description." },

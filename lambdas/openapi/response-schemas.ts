@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { RedriveResult } from "../adapters/sqs/redrive.js";
 import type { OrderView } from "../domain/order-status.js";
 import { type OutcomeCode, REFUSAL_REASONS, type RefusalReason } from "../domain/outcomes.js";
+import type { PaymentReceipt } from "../domain/payments.js";
 import type { ReconcileReport } from "../domain/reconcile.js";
 import { MAX_SHARDS, type Sale } from "../domain/sale.js";
 import type { RecentSale, SaleStatsView } from "../domain/sale-stats-view.js";
@@ -17,6 +18,13 @@ import type { RecentSale, SaleStatsView } from "../domain/sale-stats-view.js";
 
 /** An instant as the API writes it (`Date.prototype.toISOString`). */
 const isoInstant = z.string().meta({ format: "date-time", example: "2026-11-25T10:00:00.000Z" });
+
+export const moneySchema = z
+  .object({
+    amount: z.number().int().min(0).meta({ description: "Minor units (cents).", example: 4999 }),
+    currency: z.string().meta({ description: "ISO 4217, lower case.", example: "eur" }),
+  })
+  .meta({ id: "Money", description: "An amount of money in minor units." });
 
 export const saleStatusSchema = z.enum(["scheduled", "open", "sold_out", "ended"]).meta({
   id: "SaleStatus",
@@ -44,6 +52,25 @@ export const saleSchema = z
       .min(1)
       .max(MAX_SHARDS)
       .meta({ description: "Stock shards (1 = unsharded)." }),
+    price: moneySchema
+      .optional()
+      .meta({ description: "Price of one unit; absent when the sale has none." }),
+    holdSeconds: z.number().int().min(1).max(3600).optional().meta({
+      description:
+        "Seconds a buyer has to pay before the units go back on sale; absent: no hold (an accepted buy is a sale).",
+    }),
+    held: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "Sales with a hold: units held awaiting payment." }),
+    paid: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "Sales with a hold: units paid (sold = held + paid)." }),
   })
   .meta({ id: "Sale", description: "A sale's definition and live stock." });
 
@@ -66,13 +93,44 @@ export const orderViewSchema = z
     orderId: z.string(),
     saleId: z.string(),
     quantity: z.number().int().min(1),
-    status: z.enum(["pending", "confirmed"]).meta({
-      description: "`pending` while reserved and queued, `confirmed` once its row exists.",
-    }),
+    status: z
+      .enum(["pending", "confirmed", "awaiting_payment", "paid", "expired", "refund_due"])
+      .meta({
+        description:
+          "Sales without a hold: `pending` while reserved and queued, `confirmed` once its row exists. Sales with a hold: `awaiting_payment` until `expiresAt`, then `paid` (the payment arrived in time) or `expired` (the units went back on sale); `refund_due` when a payment arrived after the hold ended (the order stays expired; the money is to be refunded).",
+      }),
     reservedAt: isoInstant,
-    confirmedAt: isoInstant.nullable(),
+    confirmedAt: isoInstant
+      .nullable()
+      .meta({ description: "When its row was written; null before." }),
+    expiresAt: isoInstant
+      .optional()
+      .meta({ description: "Sales with a hold: when the hold ends (or ended)." }),
+    amountDue: moneySchema
+      .optional()
+      .meta({ description: "Sales with a hold: what the order costs." }),
+    paidAt: isoInstant.optional(),
+    expiredAt: isoInstant.optional(),
   })
   .meta({ id: "OrderView", description: "The caller's own order." });
+
+export const paymentReceiptSchema = z
+  .object({
+    received: z.literal(true),
+    eventId: z.string().meta({ description: "The provider's event id." }),
+    orderId: z
+      .string()
+      .nullable()
+      .meta({ description: "The order paid; null for an ignored event." }),
+    result: z.enum(["paid", "refund_due", "ignored"]).meta({
+      description:
+        "`paid`: the order is sold. `refund_due`: the hold had ended, the order stays expired and the payment is recorded for a refund. `ignored`: an event type this system does not act on.",
+    }),
+    duplicate: z
+      .boolean()
+      .meta({ description: "The outcome was already recorded (a redelivery); nothing changed." }),
+  })
+  .meta({ id: "PaymentReceipt", description: "The webhook's acknowledgement to the provider." });
 
 const queueDepthsSchema = z
   .object({ orders: z.number().int().min(0), dlq: z.number().int().min(0) })
@@ -93,6 +151,16 @@ export const reconcileReportSchema = z
         confirmed: z.number().int(),
         released: z.number().int(),
         unitsHeld: z.number().int(),
+        payments: z
+          .object({
+            held: z.number().int(),
+            paid: z.number().int(),
+            expired: z.number().int(),
+            refundDue: z.number().int(),
+            cancelled: z.number().int(),
+          })
+          .optional()
+          .meta({ description: "Sales with a hold: orders by payment state." }),
       })
       .nullable()
       .meta({ description: "What Redis holds for the sale; null when Redis has no such sale." }),
@@ -120,6 +188,19 @@ export const reconcileReportSchema = z
         repaired: z.boolean(),
       }),
     ),
+    refundsDue: z
+      .array(
+        z.object({
+          orderId: z.string(),
+          amount: z.number().int(),
+          currency: z.string(),
+          reference: z.string(),
+        }),
+      )
+      .meta({
+        description:
+          "Payments that arrived after their hold ended: the order stayed expired; refund each through the provider.",
+      }),
     clean: z.boolean().meta({ description: "True when nothing is wrong after any repairs." }),
   })
   .meta({
@@ -243,6 +324,7 @@ type Holds<T extends true> = T;
 export type ResponseSchemasMatchTypes = [
   Holds<Same<z.output<typeof saleSchema>, Omit<Sale, "version">>>,
   Holds<Same<z.output<typeof orderViewSchema>, OrderView>>,
+  Holds<Same<z.output<typeof paymentReceiptSchema>, { received: true } & PaymentReceipt>>,
   Holds<Same<z.output<typeof reconcileReportSchema>, ReconcileReport>>,
   Holds<Same<z.output<typeof redriveResultSchema>, RedriveResult>>,
   Holds<Same<z.output<typeof recentSaleSchema>, RecentSale>>,

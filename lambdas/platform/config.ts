@@ -197,3 +197,38 @@ export function readSaleStatsConfig(env: Env = process.env): SaleStatsConfig {
     sourceTimeoutMs: integer(env, "STATS_SOURCE_TIMEOUT_MS", 1_500, 50, 10_000),
   };
 }
+
+export interface PaymentWebhookConfig {
+  redis: RedisConfig;
+  /** The provider's webhook signing secret given directly (local use: the simulated provider's)... */
+  webhookSecret: string | undefined;
+  /** ...or the ARN of the Secrets Manager secret holding it (AWS), read once at cold start. */
+  webhookSecretArn: string | undefined;
+}
+
+/** The payment webhook: Redis (the pay script) and the provider's signing secret. */
+export function readPaymentWebhookConfig(env: Env = process.env): PaymentWebhookConfig {
+  const webhookSecret = optional(env, "PAYMENT_WEBHOOK_SECRET");
+  const webhookSecretArn = optional(env, "PAYMENT_WEBHOOK_SECRET_ARN");
+  if (webhookSecret === undefined && webhookSecretArn === undefined) {
+    throw new ConfigError(
+      "Environment variable PAYMENT_WEBHOOK_SECRET (or PAYMENT_WEBHOOK_SECRET_ARN) is required",
+    );
+  }
+  return { redis: readRedisConfig(env), webhookSecret, webhookSecretArn };
+}
+
+export interface ExpireHoldsConfig {
+  redis: RedisConfig;
+  sqs: SqsConfig;
+  ordersQueueUrl: string;
+}
+
+/** The hold sweeper: Redis (the expiry script, the outboxes) and the orders queue (history events). */
+export function readExpireHoldsConfig(env: Env = process.env): ExpireHoldsConfig {
+  return {
+    redis: readRedisConfig(env),
+    sqs: readSqsConfig(env),
+    ordersQueueUrl: url(env, "ORDERS_QUEUE_URL", ["http:", "https:"]).toString(),
+  };
+}

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { Duration } from "aws-cdk-lib";
 import { Peer, Port, SecurityGroup } from "aws-cdk-lib/aws-ec2";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { dashboardFiles, luaScripts, sqlMigrations } from "../bundling.js";
 import type { StackSettings } from "../config.js";
@@ -22,6 +23,8 @@ export interface AwsBackends {
   network: Network;
   cache: Cache;
   database: Database;
+  /** The payment provider's webhook signing secret (Stripe's `whsec_…`), put in by the operator. */
+  paymentWebhookSecret: ISecret;
 }
 
 /** LocalStack: Redis and Postgres are the compose file's containers, reached by URL. */
@@ -33,6 +36,8 @@ export interface LocalBackends {
   /** Wrap HTTP handlers in the REST (v1) to HTTP API (v2) event adapter. */
   restAdapter: boolean;
   jwtSecret: string;
+  /** The local simulated provider's webhook secret (never a real one). */
+  paymentWebhookSecret?: string;
 }
 
 export interface FunctionsProps {
@@ -95,6 +100,15 @@ export class Functions extends Construct {
         environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
       }
 
+      if (access.paymentWebhookSecret) {
+        if (backends.kind === "aws") {
+          environment.PAYMENT_WEBHOOK_SECRET_ARN = backends.paymentWebhookSecret.secretArn;
+        } else {
+          environment.PAYMENT_WEBHOOK_SECRET =
+            backends.paymentWebhookSecret ?? "whsec_local_flash_sale_development";
+        }
+      }
+
       const define: Record<string, string> = { __LUA_SCRIPTS__: lua };
       if (spec.name === DASHBOARD_HANDLER) {
         define.__DASHBOARD_FILES__ = JSON.stringify(dashboardFiles(props.projectRoot));
@@ -153,6 +167,9 @@ export class Functions extends Construct {
       // Grants: exactly the HandlerAccess, nothing by default.
       if (access.redis && backends.kind === "aws") backends.cache.authToken.grantRead(fn);
       if (access.database && backends.kind === "aws") backends.database.secret.grantRead(fn);
+      if (access.paymentWebhookSecret && backends.kind === "aws") {
+        backends.paymentWebhookSecret.grantRead(fn);
+      }
       if (access.sendOrders) orders.queue.grant(fn, "sqs:SendMessage");
       if (access.queueStats) {
         orders.queue.grant(fn, "sqs:GetQueueAttributes");
@@ -169,8 +186,8 @@ export class Functions extends Construct {
         if (access.database) {
           backends.database.connections.allowDefaultPortFrom(fn, `${spec.name}`);
         }
-        // Redis and database users fetch their secret; queue users call SQS.
-        if (access.redis || access.database || usesSqs) {
+        // Redis, database and webhook users fetch their secret; queue users call SQS.
+        if (access.redis || access.database || usesSqs || access.paymentWebhookSecret) {
           securityGroup.addEgressRule(
             Peer.ipv4(backends.network.vpc.vpcCidrBlock),
             Port.tcp(443),
@@ -189,5 +206,6 @@ export class Functions extends Construct {
 function describe(spec: HandlerSpec): string {
   if (spec.kind === "http") return `Flash Sale: ${spec.routes.map((r) => r.routeKey).join(", ")}`;
   if (spec.kind === "consumer") return "Flash Sale: writes queued orders to Postgres";
+  if (spec.kind === "schedule") return "Flash Sale: expires unpaid holds, sends their history";
   return "Flash Sale: applies the SQL migrations (CloudFormation custom resource)";
 }

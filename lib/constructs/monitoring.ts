@@ -13,6 +13,7 @@ import {
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { FilterPattern, type ILogGroup } from "aws-cdk-lib/aws-logs";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
@@ -28,6 +29,12 @@ export interface MonitoringProps {
   queueAgeAlarmSeconds: number;
   api5xxAlarmPercent: number;
   alarmEmail: string | undefined;
+  /** The hold sweeper's log group: its `hold sweep` lines carry lagMs (how late the oldest expiry was). */
+  expireHoldsLogs?: ILogGroup;
+  /** The payment webhook's log group: refused payments (no such order, wrong amount) are logged there. */
+  paymentWebhookLogs?: ILogGroup;
+  /** Expiry later than this (seconds past a hold's end) alarms. */
+  expiryLagAlarmSeconds?: number;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -121,6 +128,54 @@ export class Monitoring extends Construct {
       3,
       2,
     );
+
+    // Holds: expiry must keep up (reserve expires due holds itself for sales
+    // buyers touch; the sweeper, once a minute, for the rest), and payments that
+    // the webhook refuses or cannot match need a person.
+    if (props.expireHoldsLogs) {
+      const lag = props.expireHoldsLogs
+        .addMetricFilter("ExpiryLagFilter", {
+          filterPattern: FilterPattern.stringValue("$.message", "=", "hold sweep"),
+          metricNamespace: "FlashSale",
+          metricName: `ExpiryLagMs-${props.stage}`,
+          metricValue: "$.lagMs",
+        })
+        .metric({ period: MINUTE, statistic: "Maximum" });
+      const seconds = props.expiryLagAlarmSeconds ?? 180;
+      alarm(
+        "expiry-lag",
+        lag,
+        seconds * 1000,
+        `Unpaid holds were expired more than ${seconds} s after they ended in 2 of the last 3 minutes: the sweeper is failing or falling behind.`,
+        3,
+        2,
+      );
+    }
+    if (props.paymentWebhookLogs) {
+      const refused = props.paymentWebhookLogs
+        .addMetricFilter("PaymentProblemsFilter", {
+          filterPattern: FilterPattern.any(
+            FilterPattern.stringValue("$.level", "=", "ERROR"),
+            FilterPattern.stringValue("$.message", "=", "payment for an unknown order"),
+            FilterPattern.stringValue(
+              "$.message",
+              "=",
+              "payment for an order that is not held for payment",
+            ),
+          ),
+          metricNamespace: "FlashSale",
+          metricName: `PaymentWebhookProblems-${props.stage}`,
+          metricValue: "1",
+          defaultValue: 0,
+        })
+        .metric({ period: MINUTE, statistic: "Sum" });
+      alarm(
+        "payment-webhook-problems",
+        refused,
+        1,
+        "The payment webhook refused or could not match a payment (wrong amount or currency, unknown order) or failed: see its logs and reconcile.",
+      );
+    }
 
     const functionWidgets: GraphWidget[] = [];
     for (const [name, fn] of props.functions) {

@@ -10,7 +10,7 @@ import { readSqsConfig } from "../../lambdas/platform/config.js";
 /**
  * The reference ceilings of `npm run bench`: the least a buy can cost on this
  * machine. A bare node:http server that, per request, drains the body and
- * makes one EVALSHA of lua/reserve-6.lua (the buy path's own script, same
+ * makes one EVALSHA of lua/reserve-8.lua (the buy path's own script, same
  * keys, same arguments) through ioredis with auto-pipelining, as the buy
  * handler's client does; then answers 202 or 409. No token check, no event,
  * no middleware. With REFERENCE_SEND=1 (reference b) an accepted buy also
@@ -51,6 +51,8 @@ const server = createServer((request, response) => {
         keys.idempotency,
         rateKey(saleId, userId),
         keys.stats,
+        keys.holds,
+        keys.events,
         userId,
         1,
         nowMs,

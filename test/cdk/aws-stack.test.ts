@@ -1,6 +1,10 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HTTP_ROUTES, type HttpRouteDefinition } from "../../lambdas/registry.js";
+import {
+  EXPIRE_HOLDS_HANDLER,
+  HTTP_ROUTES,
+  type HttpRouteDefinition,
+} from "../../lambdas/registry.js";
 import { LAMBDA_NODE_MAJOR } from "../../lib/bundling.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
@@ -33,9 +37,9 @@ beforeAll(() => {
   template = templateOf(stack);
 });
 
-/** Every function the stack must deploy: one per handler of lambdas/registry.ts, plus these two. */
+/** Every function the stack must deploy: one per handler of lambdas/registry.ts, plus these three. */
 const HTTP_HANDLERS = [...new Set(HTTP_ROUTES.map((route) => route.handler))];
-const ALL_HANDLERS = [...HTTP_HANDLERS, CONSUMER_HANDLER, MIGRATE_HANDLER];
+const ALL_HANDLERS = [...HTTP_HANDLERS, EXPIRE_HOLDS_HANDLER, CONSUMER_HANDLER, MIGRATE_HANDLER];
 
 describe("Network", () => {
   it("has isolated subnets only: no NAT gateway, no internet gateway", () => {
@@ -263,6 +267,8 @@ interface Needs {
   deadLetterQueue: string[];
   /** The queue URLs it is given. */
   queueUrls: string[];
+  /** PAYMENT_WEBHOOK_SECRET_ARN, read on the payment provider's webhook secret. */
+  webhookSecret?: boolean;
 }
 
 const NOTHING: Needs = {
@@ -318,6 +324,15 @@ const REVIEWED: Record<string, Needs> = {
   // Fed by the event source; confirms in Redis, inserts into Postgres.
   "consume-orders": { ...NOTHING, redis: true, database: true, ordersQueue: CONSUME },
   migrate: { ...NOTHING, database: true },
+  // The pay script in Redis and the provider's signing secret; no database, no queue.
+  "payment-webhook": { ...NOTHING, redis: true, webhookSecret: true },
+  // The expiry script and the outboxes in Redis; history events to the orders queue.
+  "expire-holds": {
+    ...NOTHING,
+    redis: true,
+    ordersQueue: ["sqs:SendMessage"],
+    queueUrls: ["ORDERS_QUEUE_URL"],
+  },
 };
 
 /** A handler nobody listed: Redis; behind the admin scope also the database and queue depths. */
@@ -359,6 +374,9 @@ function expectedGrants(t: Template, needs: Needs): string[] {
     ...(needs.database ? secretRead(ids.databaseSecret) : []),
     ...needs.ordersQueue.map((a) => `${a} on ${ids.ordersQueue}`),
     ...needs.deadLetterQueue.map((a) => `${a} on ${ids.deadLetterQueue}`),
+    ...(needs.webhookSecret
+      ? secretRead(logicalIdOf(t, "AWS::SecretsManager::Secret", "PaymentWebhookSecret"))
+      : []),
   ].sort();
 }
 

@@ -84,6 +84,7 @@ describe("handlerCatalog", () => {
       sendOrders: true,
       queueStats: false,
       redrive: false,
+      paymentWebhookSecret: false,
     });
     // The redrive flag is admin-redrive's alone: it moves DLQ messages and touches nothing else.
     expect(specs.filter((s) => s.access.redrive).map((s) => s.name)).toEqual(["admin-redrive"]);
@@ -93,6 +94,7 @@ describe("handlerCatalog", () => {
       sendOrders: false,
       queueStats: false,
       redrive: true,
+      paymentWebhookSecret: false,
     });
   });
 
@@ -101,6 +103,7 @@ describe("handlerCatalog", () => {
       { routeKey: "GET /a", handler: "a", authorization: "none" as const, scopes: [] },
     ];
     touch("a");
+    touch("expire-holds");
     expect(() => handlerCatalog({ projectRoot: root, routes })).toThrow(
       /consume-orders needs .*consume-orders\.ts, which does not exist/,
     );
@@ -109,6 +112,7 @@ describe("handlerCatalog", () => {
     const specs = handlerCatalog({ projectRoot: root, routes });
     expect(specs.map((s) => [s.name, s.kind])).toEqual([
       ["a", "http"],
+      ["expire-holds", "schedule"],
       ["consume-orders", "consumer"],
       ["migrate", "migrate"],
     ]);
@@ -144,6 +148,7 @@ describe("handlerCatalog", () => {
       sendOrders: false,
       queueStats: true,
       redrive: false,
+      paymentWebhookSecret: false,
     });
     expect(specs.find((s) => s.name === "get-order")?.access).toMatchObject({ database: true });
   });
@@ -184,11 +189,11 @@ describe("bundled files", () => {
     try {
       expect(luaScripts(root)).toEqual({});
       mkdirSync(join(root, "lua"));
-      writeFileSync(join(root, "lua", "reserve-6.lua"), "return KEYS[1]");
+      writeFileSync(join(root, "lua", "reserve-8.lua"), "return KEYS[1]");
       writeFileSync(join(root, "lua", "reserve-shard-3.lua"), "return KEYS[3]");
       writeFileSync(join(root, "lua", "README.md"), "ignored");
       expect(luaScripts(root)).toEqual({
-        "reserve-6": "return KEYS[1]",
+        "reserve-8": "return KEYS[1]",
         "reserve-shard-3": "return KEYS[3]",
       });
     } finally {

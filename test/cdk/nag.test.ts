@@ -89,8 +89,8 @@ describe("cdk-nag AwsSolutions", () => {
       [`AwsSolutions-IAM5[Resource::<${migrateId}.Arn>:*]`]: ["Migrations/Provider"],
       // Public by design.
       "AwsSolutions-APIG4": publicRoutes,
-      // No rotation yet (clients must re-read secrets first).
-      "AwsSolutions-SMG4": ["Cache/AuthToken", "Database/Cluster/Secret"],
+      // No rotation yet (clients must re-read secrets first); the webhook secret is Stripe's to roll.
+      "AwsSolutions-SMG4": ["Cache/AuthToken", "Database/Cluster/Secret", "PaymentWebhookSecret"],
       // Default ports kept: security groups, TLS and credentials do the protecting.
       "AwsSolutions-AEC5": ["Cache/ReplicationGroup"],
       "AwsSolutions-RDS11": ["Database/Cluster"],

@@ -97,7 +97,7 @@ describe("the live dashboard in Chromium", () => {
     expect(await text(page, "#in-flight")).toBe("0");
     expect(await text(page, "#status")).toBe("sold out");
     expect(await text(page, "#queue-dlq")).toBe("0");
-    // Totals come from the counters reserve-6.lua (and the buy containers) keep.
+    // Totals come from the counters reserve-8.lua (and the buy containers) keep.
     await expect
       .poll(() => text(page, '#totals td[data-outcome="All buy requests"]'), POLL)
       .toBe("200");

@@ -332,6 +332,8 @@ describe("one order Postgres refuses fails alone", () => {
       ...(Object.values(saleKeys(saleId)).slice(0, 4) as [string, string, string, string]),
       `${saleKeys(saleId).sale}:rate:legacy`,
       saleKeys(saleId).stats,
+      saleKeys(saleId).holds,
+      saleKeys(saleId).events,
       "legacy\u0000buyer",
       1,
       Date.now() - 60_000,

@@ -51,7 +51,7 @@ async function createSale(body: Record<string, unknown> = {}) {
   return id;
 }
 
-describe("per-buyer rate limit (token bucket in reserve-6.lua)", () => {
+describe("per-buyer rate limit (token bucket in reserve-8.lua)", () => {
   it("lets a burst through, refuses the next request with a wait, and refills over time", async () => {
     const saleId = uniqueSaleId("rl");
     await reservations.upsertSale(

@@ -45,7 +45,7 @@ function reserve(
   });
 }
 
-describe("reserve-6.lua", () => {
+describe("reserve-8.lua", () => {
   it("reserves exactly the stock under 10,000 concurrent buys from 1,000 users with limit 2", async () => {
     const saleId = await openSale({
       stock: 100,

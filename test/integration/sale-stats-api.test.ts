@@ -95,7 +95,7 @@ const statsEvent = (saleId: string, claims = admin(), rawQueryString = "") => ({
 });
 
 describe("saleStats (lambdas/domain/sale-stats.ts)", () => {
-  it("reads what reserve-6.lua counted in the reservation call itself", async () => {
+  it("reads what reserve-8.lua counted in the reservation call itself", async () => {
     const saleId = await createSale(3, 1);
     await reserve(saleId, "a");
     await reserve(saleId, "b");

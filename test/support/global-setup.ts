@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lambdas/adapters/postgres/migrate.js";
+import { localPaymentEnv } from "../../local/payments.js";
 import { startLocalServices } from "../../local/services/index.js";
 
 declare module "vitest" {
@@ -24,7 +25,11 @@ export default async function setup(project: TestProject) {
   // invoke() (fixtures.ts) records each response it checked against the OpenAPI document here.
   const tallyDir = mkdtempSync(join(tmpdir(), "openapi-tally-"));
   const tallyFile = join(tallyDir, "checked.tsv");
-  project.provide("serviceEnv", { ...services.env(), OPENAPI_TALLY_FILE: tallyFile });
+  project.provide("serviceEnv", {
+    ...services.env(),
+    ...localPaymentEnv(),
+    OPENAPI_TALLY_FILE: tallyFile,
+  });
   return async () => {
     reportConformance(tallyFile);
     rmSync(tallyDir, { recursive: true, force: true });

@@ -35,7 +35,7 @@ describe("config", () => {
 
 describe("Lua script names", () => {
   it("carry their key count", () => {
-    expect(keyCount("reserve-6")).toBe(6);
+    expect(keyCount("reserve-8")).toBe(8);
     expect(() => keyCount("reserve")).toThrow(/must end with/);
   });
 });

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Order, OrderRow } from "../../domain/order.js";
+import type { Order, OrderEvent, OrderEventKind, OrderRow } from "../../domain/order.js";
 import type { InsertResult, OrderRows } from "../../domain/ports.js";
 
 /** Order rows in Postgres. Every write is idempotent on order_id. */
@@ -16,8 +16,9 @@ export async function insertOrders(
 ): Promise<string[]> {
   if (orders.length === 0) return [];
   const result = await db.query<{ order_id: string }>(
-    `INSERT INTO orders (order_id, sale_id, user_id, quantity, reserved_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
+    `INSERT INTO orders (order_id, sale_id, user_id, quantity, reserved_at, expires_at, amount_due, currency)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[],
+                          $6::timestamptz[], $7::bigint[], $8::text[])
      ON CONFLICT (order_id) DO NOTHING
      RETURNING order_id`,
     [
@@ -26,9 +27,86 @@ export async function insertOrders(
       orders.map((o) => o.userId),
       orders.map((o) => o.quantity),
       orders.map((o) => new Date(o.reservedAtMs)),
+      orders.map((o) => (o.hold ? new Date(o.hold.expiresAtMs) : null)),
+      orders.map((o) => o.hold?.amount ?? null),
+      orders.map((o) => o.hold?.currency ?? null),
     ],
   );
+  // A held order's history starts with its hold, written with the row (same idempotency).
+  const held = orders.filter((o) => o.hold !== undefined);
+  if (held.length > 0) {
+    await insertEvents(
+      db,
+      held.map((o) => ({
+        orderId: o.orderId,
+        saleId: o.saleId,
+        event: "held" as const,
+        atMs: o.reservedAtMs,
+        amount: o.hold?.amount,
+        currency: o.hold?.currency,
+      })),
+    );
+  }
   return result.rows.map((row) => row.order_id);
+}
+
+/** History events in one statement; a redelivered one (same order and kind) is skipped. */
+export async function insertEvents(
+  db: pg.Pool | pg.PoolClient,
+  events: OrderEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `INSERT INTO order_events (order_id, sale_id, event, at, amount, currency, reference)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                          $6::text[], $7::text[])
+     ON CONFLICT (order_id, event) DO NOTHING`,
+    [
+      events.map((e) => e.orderId),
+      events.map((e) => e.saleId),
+      events.map((e) => e.event),
+      events.map((e) => new Date(e.atMs)),
+      events.map((e) => e.amount ?? null),
+      events.map((e) => e.currency ?? null),
+      events.map((e) => e.reference ?? null),
+    ],
+  );
+}
+
+interface EventRow {
+  order_id: string;
+  sale_id: string;
+  event: OrderEventKind;
+  at: Date;
+  amount: string | null;
+  currency: string | null;
+  reference: string | null;
+}
+
+const toEvent = (row: EventRow): OrderEvent => ({
+  orderId: row.order_id,
+  saleId: row.sale_id,
+  event: row.event,
+  atMs: row.at.getTime(),
+  ...(row.amount !== null && { amount: Number(row.amount) }),
+  ...(row.currency !== null && { currency: row.currency }),
+  ...(row.reference !== null && { reference: row.reference }),
+});
+
+export async function eventsOfOrder(db: pg.Pool, orderId: string): Promise<OrderEvent[]> {
+  const result = await db.query<EventRow>(
+    "SELECT * FROM order_events WHERE order_id = $1 ORDER BY at, recorded_at",
+    [orderId],
+  );
+  return result.rows.map(toEvent);
+}
+
+export async function refundsDueOfSale(db: pg.Pool, saleId: string): Promise<OrderEvent[]> {
+  const result = await db.query<EventRow>(
+    "SELECT * FROM order_events WHERE sale_id = $1 AND event = 'refund_due' ORDER BY at",
+    [saleId],
+  );
+  return result.rows.map(toEvent);
 }
 
 /**
@@ -81,6 +159,9 @@ interface DbRow {
   reserved_at: Date;
   persisted_at: Date;
   status: OrderRow["status"];
+  expires_at: Date | null;
+  amount_due: string | null;
+  currency: string | null;
 }
 
 const toOrderRow = (row: DbRow): OrderRow => ({
@@ -91,6 +172,13 @@ const toOrderRow = (row: DbRow): OrderRow => ({
   reservedAtMs: row.reserved_at.getTime(),
   persistedAtMs: row.persisted_at.getTime(),
   status: row.status,
+  ...(row.expires_at !== null && {
+    hold: {
+      expiresAtMs: row.expires_at.getTime(),
+      amount: Number(row.amount_due ?? 0),
+      currency: row.currency ?? "",
+    },
+  }),
 });
 
 export async function findOrder(db: pg.Pool, orderId: string): Promise<OrderRow | null> {
@@ -137,5 +225,17 @@ export class PostgresOrderRows implements OrderRows {
 
   countOfSale(saleId: string): Promise<{ rows: number; units: number }> {
     return countOrdersOfSale(this.db, saleId);
+  }
+
+  recordEvents(events: OrderEvent[]): Promise<void> {
+    return insertEvents(this.db, events);
+  }
+
+  eventsOf(orderId: string): Promise<OrderEvent[]> {
+    return eventsOfOrder(this.db, orderId);
+  }
+
+  refundsDue(saleId: string): Promise<OrderEvent[]> {
+    return refundsDueOfSale(this.db, saleId);
   }
 }

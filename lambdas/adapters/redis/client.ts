@@ -37,7 +37,7 @@ export async function createRedisClient(config: RedisConfig): Promise<RedisClien
     // restarted node reads its data. Reconnect, which resolves the endpoint's
     // name afresh (the primary endpoint now points at the promoted node), and
     // resend the command. Resending is safe: a reserve that did run is
-    // recognised by its order id (reserve-6.lua), and the others are idempotent.
+    // recognised by its order id (reserve-8.lua), and the others are idempotent.
     reconnectOnError: reconnectOnFailover,
   };
   const client = config.cluster

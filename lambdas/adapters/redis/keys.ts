@@ -8,11 +8,20 @@ export interface SaleKeys {
   buyers: string;
   orders: string;
   idempotency: string;
-  /** Live counters: outcomes (written by reserve-6.lua) and latency buckets (written by the buy containers). */
+  /** Live counters: outcomes (written by reserve-8.lua) and latency buckets (written by the buy containers). */
   stats: string;
   /** Orders the consumer could not restore from their message (confirm-4.lua), for reconcile. */
   rejected: string;
+  /** Hold expiries of a sale with a hold: sorted set, order id scored by expiresAt (ms). */
+  holds: string;
+  /** History outbox: JSON events (expired, paid, refund_due) waiting to be sent to Postgres. */
+  events: string;
+  /** Payments that did not match their order (wrong amount or currency), for reconcile. */
+  anomalies: string;
 }
+
+/** Ids of the sales that have (or had) a hold: the sweeper's work list. Outside every sale's slot. */
+export const HOLD_SALES_KEY = "hold-sales";
 
 /** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
 export function rateKey(saleId: string, userId: string, shard = 0): string {
@@ -49,5 +58,8 @@ export function saleKeys(saleId: string, shard = 0): SaleKeys {
     idempotency: `${tag}:idem`,
     stats: `${tag}:stats`,
     rejected: `${tag}:rejected`,
+    holds: `${tag}:holds`,
+    events: `${tag}:events`,
+    anomalies: `${tag}:anomalies`,
   };
 }

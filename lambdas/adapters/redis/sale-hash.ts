@@ -34,7 +34,7 @@ export function saleFromHash(
   const remaining = Number(hash.remaining ?? 0);
   const startsAtMs = Number(hash.startsAt ?? 0);
   const endsAtMs = Number(hash.endsAt ?? 0);
-  return {
+  const sale: Sale = {
     id: saleId,
     name: hash.name ?? "",
     stock,
@@ -51,6 +51,17 @@ export function saleFromHash(
     shards: Number(hash.shards ?? 1),
     version: Number(hash.version ?? 0),
   };
+  // Only sales that have them carry these, so other sales read exactly as before.
+  if (hash.priceAmount !== undefined) {
+    sale.price = { amount: Number(hash.priceAmount), currency: hash.priceCurrency ?? "" };
+  }
+  const holdSeconds = Number(hash.holdSeconds ?? 0);
+  if (holdSeconds > 0) {
+    sale.holdSeconds = holdSeconds;
+    sale.held = Number(hash.held ?? 0);
+    sale.paid = Number(hash.paid ?? 0);
+  }
+  return sale;
 }
 
 /** The sale's shard count, as its shard-0 hash records it (1 when unsharded or absent). */

@@ -1,4 +1,4 @@
-import type { OrderRecord } from "../../domain/order.js";
+import type { OrderRecord, PaymentState } from "../../domain/order.js";
 import type {
   ConfirmOutcome,
   ConfirmRequest,
@@ -12,7 +12,7 @@ import type {
   UpsertSaleOutcome,
 } from "../../domain/ports.js";
 import { DEFAULT_RATE_LIMIT, type Sale } from "../../domain/sale.js";
-import { homeShard, rateKey, saleKeys } from "./keys.js";
+import { HOLD_SALES_KEY, homeShard, rateKey, saleKeys } from "./keys.js";
 import {
   mergeShardHashes,
   readEveryShard,
@@ -39,16 +39,38 @@ import { codeOf } from "./scripts.js";
  * of that buyer's state, so the per-user limit is checked in one place and
  * stays exact. A buy is one call to the home shard; only when the home shard
  * has run out does it take units from another shard (take-stock-1.lua) and
- * then record the order on the home shard (reserve-6.lua in borrowed mode),
+ * then record the order on the home shard (reserve-8.lua in borrowed mode),
  * giving the units back if that record is refused. The sale is sold out only
  * when every shard is. Unsharded sales (n = 1) are the n = 1 case of the same
  * code: one call per buy.
  */
 
-export function reserveOutcome([code, orderId, remaining, version]: ReserveReply): ReserveOutcome {
+export function reserveOutcome([
+  code,
+  orderId,
+  remaining,
+  version,
+  expiresAt,
+  amountDue,
+  currency,
+]: ReserveReply): ReserveOutcome {
   const meaning = codeOf("reserve", code);
   if (meaning === "accepted" || meaning === "replayed") {
-    return { kind: "accepted", orderId, remaining, version, replayed: meaning === "replayed" };
+    const accepted: ReserveOutcome = {
+      kind: "accepted",
+      orderId,
+      remaining,
+      version,
+      replayed: meaning === "replayed",
+    };
+    if (expiresAt) {
+      accepted.hold = {
+        expiresAtMs: Number(expiresAt),
+        amount: Number(amountDue),
+        currency: currency ?? "",
+      };
+    }
+    return accepted;
   }
   if (meaning === "not_found") return { kind: "not_found" };
   // For a rate-limited buy the script returns the wait in the third slot.
@@ -63,8 +85,16 @@ export function orderRecordFrom(saleId: string, orderId: string, json: string): 
     quantity: number;
     reservedAt: string;
     confirmedAt?: string;
+    payment?: PaymentState;
+    expiresAt?: string;
+    amount?: string;
+    currency?: string;
+    paidAt?: string;
+    expiredAt?: string;
+    refundDueAt?: string;
+    received?: { amount: string; currency: string; reference: string };
   };
-  return {
+  const record: OrderRecord = {
     orderId,
     saleId,
     state: raw.state,
@@ -73,6 +103,28 @@ export function orderRecordFrom(saleId: string, orderId: string, json: string): 
     reservedAtMs: Number(raw.reservedAt),
     confirmedAtMs: raw.confirmedAt === undefined ? undefined : Number(raw.confirmedAt),
   };
+  if (raw.payment !== undefined && raw.expiresAt !== undefined) {
+    record.hold = {
+      expiresAtMs: Number(raw.expiresAt),
+      amount: Number(raw.amount ?? 0),
+      currency: raw.currency ?? "",
+    };
+    const ms = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+    record.payment = {
+      state: raw.payment,
+      ...(raw.paidAt !== undefined && { paidAtMs: ms(raw.paidAt) }),
+      ...(raw.expiredAt !== undefined && { expiredAtMs: ms(raw.expiredAt) }),
+      ...(raw.refundDueAt !== undefined && { refundDueAtMs: ms(raw.refundDueAt) }),
+      ...(raw.received !== undefined && {
+        received: {
+          amount: Number(raw.received.amount),
+          currency: raw.received.currency,
+          reference: raw.received.reference,
+        },
+      }),
+    };
+  }
+  return record;
 }
 
 export class RedisSaleStore implements SaleStore {
@@ -138,6 +190,8 @@ export class RedisSaleStore implements SaleStore {
       keys.idempotency,
       rateKey(request.saleId, request.userId, shard),
       keys.stats,
+      keys.holds,
+      keys.events,
       request.userId,
       request.quantity,
       request.nowMs,
@@ -147,7 +201,7 @@ export class RedisSaleStore implements SaleStore {
       stockRefusalCountedByCaller ? "1" : "",
     );
     // A resend by ioredis of a reserve whose reply was lost comes back as a fresh
-    // acceptance: reserve-6.lua recognises its own order id before anything else.
+    // acceptance: reserve-8.lua recognises its own order id before anything else.
     return reserveOutcome(reply);
   }
 
@@ -259,6 +313,8 @@ export class RedisSaleStore implements SaleStore {
             return { stock: Number(stock ?? 0), remaining: Number(remaining ?? 0) };
           }),
         );
+    // The sweeper's work list; before the sale exists, so no hold can be missed.
+    if ((sale.holdSeconds ?? 0) > 0) await this.redis.sadd(HOLD_SALES_KEY, sale.id);
     const targets = splitStock(sale.stock, current);
     if (targets === null) {
       return {
@@ -311,6 +367,9 @@ export class RedisSaleStore implements SaleStore {
       sale.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
       sale.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
       shards,
+      sale.holdSeconds ?? 0,
+      sale.price ? String(sale.price.amount) : "",
+      sale.price?.currency ?? "",
     );
   }
 

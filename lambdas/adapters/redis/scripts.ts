@@ -8,19 +8,21 @@ export type RedisClient = Redis | Cluster;
  * The Lua scripts in lua/, registered once per client with ioredis
  * defineCommand, which calls them by SHA (EVALSHA) and loads them only when
  * Redis answers NOSCRIPT. A script's key count comes from its file name
- * (`reserve-6.lua` takes 6 keys), as in BullMQ.
+ * (`reserve-8.lua` takes 8 keys), as in BullMQ.
  *
  * Lambda bundles carry the script text: esbuild defines __LUA_SCRIPTS__
  * (see lib/), so nothing is read from disk there. Elsewhere the files are read
  * once, at import.
  */
 export const SCRIPT_FILES = {
-  reserve: "reserve-6",
+  reserve: "reserve-8",
   release: "release-4",
   confirm: "confirm-4",
   takeStock: "take-stock-1",
   giveBack: "give-back-1",
   upsertSale: "upsert-sale-1",
+  expireHolds: "expire-holds-6",
+  pay: "pay-7",
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
@@ -90,6 +92,16 @@ export const SCRIPT_CODES = {
   takeStock: { 1: "taken", 0: "not_enough", [-1]: "no_shard" },
   giveBack: { 1: "given_back", [-1]: "no_shard" },
   upsertSale: { 1: "created", 0: "updated", [-1]: "stock_below_sold" },
+  expireHolds: { 1: "done" },
+  pay: {
+    1: "paid",
+    0: "already_paid",
+    2: "refund_due",
+    3: "already_refund_due",
+    [-1]: "unknown_order",
+    [-2]: "not_payable",
+    [-3]: "mismatch",
+  },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 /** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
@@ -104,7 +116,23 @@ export function codeOf<S extends ScriptName>(
 }
 
 /** Raw replies as the scripts return them; the sale store turns them into typed outcomes. */
-export type ReserveReply = [code: number, orderId: string, remaining: number, version: number];
+export type ReserveReply = [
+  code: number,
+  orderId: string,
+  remaining: number,
+  version: number,
+  expiresAt?: string,
+  amountDue?: string,
+  currency?: string,
+];
+export type ExpireHoldsReply = [
+  code: number,
+  due: number,
+  remaining: number,
+  oldestDueAt: string,
+  more: number,
+];
+export type PayReply = [code: number, state: string, expiresAt: string];
 export type ReleaseReply = [code: number, remaining: number, stockShard: string, quantity: number];
 export type StockReply = [code: number, remaining: number];
 export type ConfirmReply = [code: number, remaining: number, reason: string];
@@ -119,6 +147,8 @@ declare module "ioredis" {
       idemKey: string,
       rateKey: string,
       statsKey: string,
+      holdsKey: string,
+      eventsKey: string,
       userId: string,
       quantity: number,
       nowMs: number,
@@ -159,7 +189,34 @@ declare module "ioredis" {
       rateBurst: number,
       ratePerSecond: number,
       shards: number,
+      holdSeconds: number,
+      priceAmount: string,
+      priceCurrency: string,
     ): Result<UpsertSaleReply, Context>;
+    expireHolds(
+      saleKey: string,
+      buyersKey: string,
+      ordersKey: string,
+      idemKey: string,
+      holdsKey: string,
+      eventsKey: string,
+      nowMs: number,
+      limit: number,
+    ): Result<ExpireHoldsReply, Context>;
+    pay(
+      saleKey: string,
+      buyersKey: string,
+      ordersKey: string,
+      idemKey: string,
+      holdsKey: string,
+      eventsKey: string,
+      anomaliesKey: string,
+      orderId: string,
+      amount: string,
+      currency: string,
+      nowMs: number,
+      reference: string,
+    ): Result<PayReply, Context>;
   }
 }
 

@@ -17,6 +17,7 @@ import { type ReconcileReport, reconcileSale } from "../../../lambdas/domain/rec
 import { localJwtSettings, signLocalToken } from "../../../local/auth.js";
 import { jsonClient } from "../../../local/http-client.js";
 import type { HttpLambda } from "../../../local/http-host.js";
+import { localPaymentEnv } from "../../../local/payments.js";
 import {
   type LocalServices,
   PROJECT_ROOT,
@@ -80,7 +81,7 @@ export interface App {
  * every call loads them afresh with `env`, as a new Lambda container would.
  */
 export async function startApp(env: Record<string, string>): Promise<App> {
-  Object.assign(process.env, env);
+  Object.assign(process.env, localPaymentEnv(), env);
   vi.resetModules();
   const host = await import("../../../local/http-host.js");
   const server: Server = host.createHttpHost({
