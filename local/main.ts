@@ -21,7 +21,8 @@ import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *                                  (default: the CDK stack's, from cdk.json: 100, 1000 ms, 5)
  *   --data-dir DIR                 where services keep data (default .local/stack)
- *   --workers N                    HTTP worker processes (default: one per core; 0 = in-process)
+ *   --workers N                    HTTP worker processes (default: one per core; 0 = in-process,
+ *                                  and the consumer too; otherwise it has a process of its own)
  *   --demo-delay S                 seconds to open the dashboard before the demo (default 5 on a terminal, 0 with --demo-only)
  */
 const { values: args } = parseArgs({
@@ -137,6 +138,7 @@ try {
       `    orders queue                       ${env.ORDERS_QUEUE_URL} (visibility ${DEFAULT_QUEUE_SETTINGS.visibilityTimeoutSeconds} s; queues kept on disk across restarts)`,
       `    dead-letter queue                  ${env.ORDERS_DLQ_URL}`,
       `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent, timeout ${LOCAL_STACK_SETTINGS.consumerTimeoutSeconds} s`,
+      `    consumer process                   ${stack.consumer.pid === undefined ? (Number(args["consumer-concurrency"]) === 0 ? "off" : "in-process") : `(pid ${stack.consumer.pid}), restarted if it dies`}`,
       `  data and logs                        ${stack.services.dir}`,
       `  live dashboard (admin token inside)  ${dashboardUrl}`,
       "",

@@ -1,3 +1,4 @@
+import { type ChildProcess, fork } from "node:child_process";
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { join } from "node:path";
@@ -25,11 +26,13 @@ export interface StackOptions {
   host?: string;
   durable?: boolean;
   /** The SQS event source; each default is the CDK stack's setting (cdk.json). */
-  consumer?: {
-    batchSize?: number;
-    batchingWindowMs?: number;
-    concurrency?: number;
-    timeoutMs?: number;
+  consumer?: ConsumerSettings & {
+    /**
+     * Run the event source and the consume-orders handler in this process rather
+     * than in a consumer process of their own (local/consumer-worker.ts); default:
+     * in-process exactly when the HTTP host is (workers: 0, as the tests run it).
+     */
+    inProcess?: boolean;
   };
   /**
    * HTTP worker processes (node:cluster), each with its own handler modules,
@@ -46,13 +49,28 @@ export interface StackOptions {
   visibilityTimeoutSeconds?: number;
 }
 
+interface ConsumerSettings {
+  batchSize?: number;
+  batchingWindowMs?: number;
+  /** 0: no consumer at all (the bench drains the queue itself). */
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+export interface StackConsumer extends SqsEventSource {
+  /** The consumer process's id; undefined when it runs in-process (or is off). */
+  readonly pid: number | undefined;
+  /** Times the consumer process died and was started again. */
+  readonly restarts: number;
+}
+
 export interface RunningStack {
   url: string;
   /** Process ids of the HTTP workers (empty when serving in-process). */
   workerPids: number[];
   services: LocalServices;
   env: Record<string, string>;
-  consumer: SqsEventSource;
+  consumer: StackConsumer;
   stop(options?: { removeData?: boolean }): Promise<void>;
 }
 
@@ -68,10 +86,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   });
   let server: Server | undefined;
   let workers: Worker[] = [];
-  let consumer: SqsEventSource | undefined;
+  let consumer: StackConsumer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
   const stop = async (stopOptions: { removeData?: boolean } = {}) => {
     await sweeper?.stop();
+    // The consumer first: its batches in the handler finish while Postgres and SQS still run.
     await consumer?.stop();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
     server?.closeAllConnections();
@@ -116,18 +135,26 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       port = await listen(server, options.port ?? 3000, host);
     }
 
-    const consume = (await import("../lambdas/handlers/consume-orders.js"))
-      .handler as unknown as SqsLambda;
-    consumer = startSqsEventSource({
-      sqs: localSqsClient(env.SQS_ENDPOINT ?? ""),
-      queueUrl: env.ORDERS_QUEUE_URL ?? "",
-      handler: consume,
+    const settings: ConsumerSettings & { waitTimeSeconds: number } = {
       batchSize: options.consumer?.batchSize,
       batchingWindowMs: options.consumer?.batchingWindowMs,
       concurrency: options.consumer?.concurrency,
       timeoutMs: options.consumer?.timeoutMs,
       waitTimeSeconds: 1,
-    });
+    };
+    const inProcess = options.consumer?.inProcess ?? (options.workers ?? 0) === 0;
+    if (settings.concurrency === 0) consumer = noConsumer();
+    else if (inProcess) {
+      const consume = (await import("../lambdas/handlers/consume-orders.js"))
+        .handler as unknown as SqsLambda;
+      const source = startSqsEventSource({
+        sqs: localSqsClient(env.SQS_ENDPOINT ?? ""),
+        queueUrl: env.ORDERS_QUEUE_URL ?? "",
+        handler: consume,
+        ...settings,
+      });
+      consumer = Object.assign(source, { pid: undefined, restarts: 0 });
+    } else consumer = await startConsumerProcess(env, settings);
     const running = consumer;
     sweeper = await startSweeper(options.sweepIntervalMs ?? 2_000);
     return {
@@ -200,4 +227,147 @@ async function stopWorker(worker: Worker): Promise<void> {
   const timer = setTimeout(() => worker.kill("SIGKILL"), 3_000);
   await exited;
   clearTimeout(timer);
+}
+
+function noConsumer(): StackConsumer {
+  return { pid: undefined, restarts: 0, processed: 0, failed: 0, stop: async () => {} };
+}
+
+/** Restarts of a dead consumer process allowed within RESTART_WINDOW_MS before giving up. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+function logConsumer(level: "INFO" | "ERROR", message: string, details: object = {}): void {
+  process.stderr.write(
+    `${JSON.stringify({ level, message, function: "consume-orders", ...details })}\n`,
+  );
+}
+
+/**
+ * The consumer in a process of its own (local/consumer-worker.ts), supervised:
+ * started again when it dies (after a second; at most MAX_RESTARTS times a
+ * minute, then left stopped, each logged), stopped with a "stop" message on
+ * stop(). It exits by itself when this process dies (its IPC channel closes).
+ */
+async function startConsumerProcess(
+  env: Record<string, string>,
+  settings: ConsumerSettings & { waitTimeSeconds: number },
+): Promise<StackConsumer> {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const restartTimes: number[] = [];
+  let restarts = 0;
+  // Totals of the processes that ended, plus the running one's.
+  let processedBefore = 0;
+  let failedBefore = 0;
+  let processed = 0;
+  let failed = 0;
+
+  const spawnConsumer = (): ChildProcess => {
+    const started = fork(join(import.meta.dirname, "consumer-worker.ts"), [], {
+      env: { ...process.env, ...env, LOCAL_CONSUMER_SETTINGS: JSON.stringify(settings) },
+      execArgv: typeScriptExecArgv(),
+    });
+    processedBefore += processed;
+    failedBefore += failed;
+    processed = 0;
+    failed = 0;
+    started.on("message", (message: { type?: string; processed?: number; failed?: number }) => {
+      if (message.type !== "batch") return;
+      processed = message.processed ?? processed;
+      failed = message.failed ?? failed;
+    });
+    started.once("exit", (code, signal) => {
+      if (stopping || child !== started) return;
+      const now = Date.now();
+      while (restartTimes.length > 0 && now - (restartTimes[0] ?? 0) > RESTART_WINDOW_MS)
+        restartTimes.shift();
+      if (restartTimes.length >= MAX_RESTARTS) {
+        logConsumer("ERROR", "consumer process exited; not restarting it", {
+          pid: started.pid,
+          code,
+          signal,
+          restartsInLastMinute: restartTimes.length,
+        });
+        child = undefined;
+        return;
+      }
+      restartTimes.push(now);
+      restarts++;
+      logConsumer("ERROR", "consumer process exited; restarting it in 1 s", {
+        pid: started.pid,
+        code,
+        signal,
+        restart: restartTimes.length,
+        of: MAX_RESTARTS,
+      });
+      restartTimer = setTimeout(() => {
+        if (stopping) return;
+        child = spawnConsumer();
+        logConsumer("INFO", "consumer process restarted", { pid: child.pid });
+      }, 1_000);
+    });
+    return started;
+  };
+
+  child = spawnConsumer();
+  const first = child;
+  await new Promise<void>((resolve, reject) => {
+    const onExit = (code: number | null) =>
+      reject(new Error(`the consumer process exited with code ${code} before it was ready`));
+    first.once("exit", onExit);
+    first.on("message", function ready(message: { type?: string }) {
+      if (message.type !== "ready") return;
+      first.off("message", ready);
+      first.off("exit", onExit);
+      resolve();
+    });
+  }).catch(async (error: unknown) => {
+    stopping = true;
+    first.kill("SIGKILL");
+    throw error;
+  });
+
+  return {
+    get pid() {
+      return child?.pid;
+    },
+    get restarts() {
+      return restarts;
+    },
+    get processed() {
+      return processedBefore + processed;
+    },
+    get failed() {
+      return failedBefore + failed;
+    },
+    async stop() {
+      stopping = true;
+      clearTimeout(restartTimer);
+      const running = child;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+      if (running.connected) running.send({ type: "stop" });
+      else running.kill("SIGTERM");
+      // It finishes the batches in its handler (each bounded by the function's timeout).
+      const timer = setTimeout(
+        () => running.kill("SIGKILL"),
+        (settings.timeoutMs ?? 30_000) + 3_000,
+      );
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * This process's Node options, with tsx's loader added when it runs without
+ * one (under vitest, which transforms TypeScript itself), so the child can load .ts.
+ */
+function typeScriptExecArgv(): string[] {
+  const argv = process.execArgv;
+  return argv.some((arg) => arg.includes("tsx"))
+    ? argv
+    : [...argv, "--import", import.meta.resolve("tsx")];
 }

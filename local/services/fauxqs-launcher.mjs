@@ -6,7 +6,8 @@
 //
 // With FAUXQS_DATA_DIR, queues and messages (visible, delayed and in flight, with their
 // receive counts and visibility deadlines) live in fauxqs 2's SQLite store in that folder,
-// written through on every change, and come back on the next start: what startFauxqs({
+// committed before any answer that depends on them is sent (group commit, below), and come
+// back on the next start: what startFauxqs({
 // dataDir }) does, wired here by hand because startFauxqs cannot bind 127.0.0.1.
 // fauxqs exports neither the stores nor the persistence manager, so they are imported
 // from its dist folder; package.json pins fauxqs to ~2.4 for that reason, and this
@@ -46,11 +47,66 @@ if (dataDir) {
   stores.snsStore.persistence = persistence;
   stores.s3Store.persistence = persistence;
   for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+  groupCommits(persistence);
+}
+
+// Group commit. fauxqs writes each change in a transaction of its own, and SQLite syncs the
+// disk at every commit: a ReceiveMessage or DeleteMessageBatch of ten messages cost ten
+// syncs, which bounded the local drain. Here the writes of one event-loop turn share one
+// transaction, committed before any response leaves (the onSend hook below) and at the
+// latest at the end of the turn (setImmediate, for writes no request made: visibility
+// timeouts ending). So whatever fauxqs has answered is still on disk before the answer is
+// sent, as before; only what nobody was told about yet can be lost to a kill.
+let pending = false;
+function commitPending() {
+  if (!pending) return;
+  pending = false;
+  persistence.db.exec("COMMIT");
+}
+function groupCommits(manager) {
+  const { db } = manager;
+  const begin = () => {
+    if (pending) return;
+    db.exec("BEGIN");
+    pending = true;
+    setImmediate(commitPending);
+  };
+  const skip = new Set(["constructor", "prepareStatements", "transaction", "close", "readBody"]);
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(manager))) {
+    const original = manager[name];
+    if (skip.has(name) || name.startsWith("load") || typeof original !== "function") continue;
+    manager[name] = function (...args) {
+      begin();
+      return original.apply(this, args);
+    };
+  }
+  // fauxqs's own multi-statement transactions become savepoints of the group.
+  manager.transaction = (fn) => {
+    begin();
+    db.exec("SAVEPOINT fauxqs");
+    try {
+      fn();
+      db.exec("RELEASE fauxqs");
+    } catch (error) {
+      db.exec("ROLLBACK TO fauxqs");
+      db.exec("RELEASE fauxqs");
+      throw error;
+    }
+  };
 }
 
 // Request logging only when asked for (FAUXQS_LOGGER=true): at a sale's rate it costs real CPU.
 const app = buildApp({ logger: process.env.FAUXQS_LOGGER === "true", stores });
-if (persistence) app.addHook("preClose", () => persistence.close());
+if (persistence) {
+  app.addHook("onSend", async (_request, _reply, payload) => {
+    commitPending();
+    return payload;
+  });
+  app.addHook("preClose", () => {
+    commitPending();
+    persistence.close();
+  });
+}
 const address = await app.listen({ port, host: "127.0.0.1" });
 process.stdout.write(
   `fauxqs listening on ${address}${dataDir ? `, queues kept in ${dataDir}` : ", queues in memory"}\n`,

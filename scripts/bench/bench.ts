@@ -17,6 +17,7 @@ import { jsonClient } from "../../local/http-client.js";
 import { PROJECT_ROOT } from "../../local/services/index.js";
 import { localSqsClient } from "../../local/services/sqs-server.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";
+import { LOCAL_STACK_SETTINGS } from "../../local/stack-settings.js";
 import { forkTs } from "./children.js";
 import { drainQueue, handlerOnly, insertReference, reservedOrders } from "./consumer-drain.js";
 import { type CpuProfile, summarizeProfile } from "./cpuprofile.js";
@@ -612,8 +613,14 @@ try {
     await Promise.all(ourSales.map(async (id) => (await soldAndMaxPerUser(id)).sold))
   ).reduce((a, b) => a + b, 0);
   const queued = await queueDepth(sqs, env.ORDERS_QUEUE_URL ?? "");
+  // npm start's event source settings: the CDK stack's (cdk.json).
+  const drainSettings = {
+    batchSize: LOCAL_STACK_SETTINGS.consumerBatchSize,
+    batchingWindowMs: LOCAL_STACK_SETTINGS.consumerBatchingWindowSeconds * 1000,
+    concurrency: LOCAL_STACK_SETTINGS.consumerMaxConcurrency,
+  };
   say(
-    `draining ${queued.toLocaleString("en-US")} queued orders into Postgres (batch 100, window 200 ms, 2 concurrent, as npm start) ...`,
+    `draining ${queued.toLocaleString("en-US")} queued orders into Postgres (batch ${drainSettings.batchSize}, window ${drainSettings.batchingWindowMs} ms, ${drainSettings.concurrency} concurrent, as npm start) ...`,
   );
   Object.assign(process.env, env);
   const consume = (await import("../../lambdas/handlers/consume-orders.js"))
@@ -639,9 +646,7 @@ try {
     sqs,
     queueUrl: env.ORDERS_QUEUE_URL ?? "",
     handler: consume,
-    batchSize: 100,
-    batchingWindowMs: 200,
-    concurrency: 2,
+    ...drainSettings,
     countRows,
     expectedRows,
     timeoutMs: Number(args["drain-timeout"]) * 1000,
@@ -716,8 +721,8 @@ try {
       seconds: Number(drained.seconds.toFixed(2)),
       ordersPerSecond: drained.ordersPerSecond,
       complete: drained.complete,
-      batchSize: 100,
-      concurrency: 2,
+      batchSize: drainSettings.batchSize,
+      concurrency: drainSettings.concurrency,
       referenceInsertsPerSecond: insertsPerSecond,
       handlerOnlyPerSecond: handlerPerSecond,
       ratio: Number((drained.ordersPerSecond / insertsPerSecond).toFixed(3)),

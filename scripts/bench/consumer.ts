@@ -9,6 +9,7 @@ import { defineScripts } from "../../lambdas/adapters/redis/scripts.js";
 import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js";
 import { localSqsClient } from "../../local/services/sqs-server.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";
+import { LOCAL_STACK_SETTINGS } from "../../local/stack-settings.js";
 import {
   drainQueue,
   enqueue,
@@ -22,13 +23,18 @@ import {
  * Postgres, per batch size, against a reference measured in the same run:
  * the same multi-row INSERT issued directly, with no queue and no Redis.
  *
- *   npm run bench:consumer [-- --orders 20000 --batch 10,100,500 --concurrency 1]
+ *   npm run bench:consumer [-- --orders 20000 --batch 10,100,500 --concurrency 5 --in-memory]
+ *
+ * By default the services run as `npm start` runs them (durable: Redis AOF,
+ * Postgres fsync, fauxqs keeping its queues in SQLite); --in-memory runs them
+ * as the tests do.
  */
 const { values } = parseArgs({
   options: {
     orders: { type: "string", default: "20000" },
     batch: { type: "string", default: "10,100,500" },
-    concurrency: { type: "string", default: "1" },
+    concurrency: { type: "string", default: String(LOCAL_STACK_SETTINGS.consumerMaxConcurrency) },
+    "in-memory": { type: "boolean", default: false },
   },
 });
 const ordersPerRun = Number(values.orders);
@@ -37,12 +43,15 @@ const concurrency = Number(values.concurrency);
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
-// Same settings as the local stack (npm start): durable Redis and Postgres.
+const durable = !values["in-memory"];
 const services = await startLocalServices({
-  durable: true,
+  durable,
   queues: { visibilityTimeoutSeconds: 30 },
 });
 const log = (line: string) => process.stdout.write(`${line}\n`);
+log(
+  `services ${durable ? "durable, as npm start runs them" : "in memory, as the tests run them"}; consumer concurrency ${concurrency}`,
+);
 
 try {
   Object.assign(process.env, services.env());
@@ -112,7 +121,7 @@ try {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, "consumer.json"),
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), ordersPerRun, results }, null, 2)}\n`,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), durable, ordersPerRun, results }, null, 2)}\n`,
   );
   log(`results written to bench/consumer.json`);
   redis.disconnect();

@@ -71,9 +71,11 @@ describe("the embedded local stack", () => {
       /live dashboard \(admin token inside\)\s+http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+\n/,
     );
     expect(stdout).toMatch(/order rows in Postgres\s+10/);
+    // Redis, Postgres, the SQS server and the consumer process.
     const servicePids = [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
     const workerPids = (/\(pids ([\d, ]+)\)/.exec(stdout)?.[1] ?? "").split(", ").map(Number);
-    expect(servicePids).toHaveLength(3);
+    expect(stdout).toMatch(/consumer process\s+\(pid \d+\)/);
+    expect(servicePids).toHaveLength(4);
     expect(workerPids).toHaveLength(2);
     for (const pid of [...servicePids, ...workerPids]) expect(isAlive(pid)).toBe(false);
     expect(stdout).toContain("stopped.");
