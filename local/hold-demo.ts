@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
+import { RedisHoldLedger } from "../lambdas/adapters/redis/hold-ledger.js";
 import { saleKeys } from "../lambdas/adapters/redis/keys.js";
 import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
@@ -220,6 +221,7 @@ export async function runHoldDemo(options: HoldDemoOptions): Promise<HoldDemoSum
     const reconcile = await reconcileSale(
       {
         reservations: new RedisSaleStore(redis),
+        payments: new RedisHoldLedger(redis),
         orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: sqsQueueDepths(sqs, {

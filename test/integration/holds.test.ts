@@ -9,6 +9,7 @@ import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { sweepHolds } from "../../lambdas/domain/expire-holds.js";
 import type { OrderEvent } from "../../lambdas/domain/order.js";
 import { encodeOrderMessage, eventMessageOf } from "../../lambdas/domain/order-message.js";
+import { formatReport, reconcileSale } from "../../lambdas/domain/reconcile.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
@@ -450,6 +451,26 @@ describe("POST /payments/webhook", () => {
     if (code === "PAYMENT_MISMATCH") {
       const anomalies = await ledger.anomalies(saleId);
       expect(anomalies).toMatchObject([{ orderId, reason: "AMOUNT_MISMATCH" }]);
+      // Reconcile lists it, with what was received and what is due.
+      const report = await reconcileSale(
+        {
+          reservations: store,
+          orderRows: new PostgresOrderRows(db),
+          payments: ledger,
+          now: Date.now,
+          queueDepths: async () => ({ orders: 0, dlq: 0 }),
+        },
+        saleId,
+        { repair: false, graceMs: 60_000 },
+      );
+      const received =
+        kind === "amount"
+          ? { amount: PRICE.amount - 1, currency: "eur" }
+          : { ...PRICE, currency: "usd" };
+      expect(report.paymentAnomalies).toMatchObject([
+        { orderId, reason: "AMOUNT_MISMATCH", received, due: PRICE },
+      ]);
+      expect(formatReport(report)).toContain(`PAYMENT ANOMALY ${orderId}`);
     }
   });
 

@@ -9,6 +9,7 @@ import pg from "pg";
 import { vi } from "vitest";
 import { migrate } from "../../../lambdas/adapters/postgres/migrate.js";
 import { PostgresOrderRows } from "../../../lambdas/adapters/postgres/order-rows.js";
+import { RedisHoldLedger } from "../../../lambdas/adapters/redis/hold-ledger.js";
 import { saleKeys } from "../../../lambdas/adapters/redis/keys.js";
 import { RedisSaleStore } from "../../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../../lambdas/adapters/redis/scripts.js";
@@ -434,6 +435,7 @@ export function reconcileWith(redis: Redis, db: pg.Pool, sqs: SQSClient, service
     reconcileSale(
       {
         reservations: new RedisSaleStore(redis),
+        payments: new RedisHoldLedger(redis),
         orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: () => depths(sqs, services),
