@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
+import { RedisHoldLedger } from "../lambdas/adapters/redis/hold-ledger.js";
 import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
 import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
@@ -156,6 +157,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const reconcile = await reconcileSale(
       {
         reservations: new RedisSaleStore(redis),
+        payments: new RedisHoldLedger(redis),
         orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: sqsQueueDepths(sqs, {

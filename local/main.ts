@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
 import { isLoopbackHost, signLocalToken, usesDevelopmentSecret } from "./auth.js";
 import { formatSummary, runDemo } from "./demo.js";
+import { formatHoldSummary, runHoldDemo } from "./hold-demo.js";
 import { DEFAULT_QUEUE_SETTINGS } from "./services/sqs-server.js";
 import { type RunningStack, startStack } from "./stack.js";
 import { STACK_DIR, writeStackEnv } from "./stack-env.js";
@@ -18,6 +19,8 @@ import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
  *   --host ADDR                    the API's listening address (default 127.0.0.1); any
  *                                  non-loopback one needs LOCAL_JWT_SECRET (refused without)
  *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
+ *   --no-hold-demo                 skip the demo's second sale (20 units held 3 s for payment,
+ *                                  60 buyers: part paid, the rest expire and sell again)
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *                                  (default: the CDK stack's, from cdk.json: 100, 1000 ms, 5)
  *   --data-dir DIR                 where services keep data (default .local/stack)
@@ -48,6 +51,7 @@ const { values: args } = parseArgs({
     clean: { type: "boolean", default: false },
     workers: { type: "string", default: String(availableParallelism()) },
     "demo-delay": { type: "string" },
+    "hold-demo": { type: "boolean", default: true },
   },
   allowNegative: true,
 });
@@ -164,7 +168,13 @@ try {
       log,
     });
     log(`\n${formatSummary(summary)}\n`);
-    if (args["demo-only"]) await shutdown(summary.ok ? 0 : 1);
+    let ok = summary.ok;
+    if (args["hold-demo"]) {
+      const hold = await runHoldDemo({ url: stack.url, env, log });
+      log(`\n${formatHoldSummary(hold)}\n`);
+      ok &&= hold.ok;
+    }
+    if (args["demo-only"]) await shutdown(ok ? 0 : 1);
   }
   log(`Serving ${stack.url} until Ctrl-C. Try: curl -s ${stack.url}/sales/<saleId>`);
   log(`Dashboard: ${dashboardUrl}`);

@@ -1,6 +1,7 @@
 import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../lambdas/adapters/postgres/pool.js";
 import { createRedisClient } from "../lambdas/adapters/redis/client.js";
+import { RedisHoldLedger } from "../lambdas/adapters/redis/hold-ledger.js";
 import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { createSqsClient } from "../lambdas/adapters/sqs/client.js";
 import { sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
@@ -27,6 +28,7 @@ export async function opsContext() {
   return {
     redis,
     reservations: new RedisSaleStore(redis),
+    payments: new RedisHoldLedger(redis),
     db,
     sqs,
     queues,

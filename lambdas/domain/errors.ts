@@ -118,6 +118,19 @@ export class ShardsImmutableError extends DomainError {
   }
 }
 
+/** An update gives a hold to a sale created with more than one stock shard. */
+export class HoldOnShardedSaleError extends DomainError {
+  readonly code = "HOLD_ON_SHARDED_SALE";
+  constructor(
+    readonly saleId: string,
+    readonly shards: number,
+  ) {
+    super(
+      `Sale ${saleId} has ${shards} stock shards; a sale with a hold cannot be sharded (holds need one shard)`,
+    );
+  }
+}
+
 /** Errors that tell the client when to try again (the Retry-After header). */
 export interface RetryableError {
   readonly retryAfterSeconds: number;

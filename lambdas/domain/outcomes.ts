@@ -41,6 +41,10 @@ export const OUTCOMES = {
   SALE_ENDED: refusal("The sale has ended"),
   STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
   SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
+  HOLD_ON_SHARDED_SALE: {
+    status: 409,
+    message: "This sale is sharded, and a sale with a hold cannot be",
+  },
   PAYMENT_SIGNATURE_INVALID: {
     status: 400,
     message: "The webhook's signature is missing or does not verify",

@@ -100,7 +100,8 @@ export interface SaleDefinition {
 export type UpsertSaleOutcome =
   | { kind: "created" | "updated"; remaining: number; version: number }
   | { kind: "stock_below_sold"; sold: number }
-  | { kind: "shards_immutable"; shards: number };
+  | { kind: "shards_immutable"; shards: number }
+  | { kind: "hold_on_sharded"; shards: number };
 
 export interface SaleStore {
   reserve(request: ReserveRequest): Promise<ReserveOutcome>;

@@ -2,6 +2,7 @@ import { type Order, type OrderRecord, orderFields } from "./order.js";
 import { messageOf, orderMessageSchema } from "./order-message.js";
 import type {
   ConfirmRequest,
+  HoldLedger,
   OrderRows,
   QueueDepths,
   QueueDepthsProbe,
@@ -55,6 +56,19 @@ export interface ReconcileReport {
   } | null;
   /** Late payments of expired holds: each must be refunded to its buyer. */
   refundsDue: Array<{ orderId: string; amount: number; currency: string; reference: string }>;
+  /**
+   * Payments that did not match their order (wrong amount or currency): the
+   * webhook refused them (409 PAYMENT_MISMATCH) and recorded them; the money
+   * reached the provider's account, so each needs a refund or a correction.
+   */
+  paymentAnomalies: Array<{
+    orderId: string;
+    reason: string;
+    at: string;
+    received: { amount: number; currency: string };
+    due: { amount: number; currency: string };
+    reference: string;
+  }>;
   postgres: { rows: number; units: number };
   queues: QueueDepths;
   /** Reservations without a row that may still be on their way (queue not empty, or younger than the grace period). */
@@ -69,6 +83,8 @@ export interface ReconcileDeps {
   orderRows: OrderRows;
   queueDepths: QueueDepthsProbe;
   now: () => number;
+  /** The sales' payment records (anomalies); without it none are listed. */
+  payments?: Pick<HoldLedger, "anomalies">;
 }
 
 export interface ReconcileOptions {
@@ -89,12 +105,13 @@ export async function reconcileSale(
   options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const nowMs = deps.now();
-  const [sale, records, rejections, rows, queues] = await Promise.all([
+  const [sale, records, rejections, rows, queues, anomalies] = await Promise.all([
     deps.reservations.getSale(saleId, nowMs),
     deps.reservations.listOrders(saleId),
     deps.reservations.listRejectedRestores(saleId),
     deps.orderRows.ofSale(saleId),
     deps.queueDepths(),
+    deps.payments?.anomalies(saleId) ?? [],
   ]);
   const issues: Issue[] = [];
   const rowIds = new Set(rows.map((row) => row.orderId));
@@ -270,6 +287,16 @@ export async function reconcileSale(
             ]
           : [],
       ),
+      paymentAnomalies: anomalies
+        .map((a) => ({
+          orderId: a.orderId,
+          reason: a.reason,
+          at: new Date(a.atMs).toISOString(),
+          received: a.received,
+          due: a.due,
+          reference: a.reference,
+        }))
+        .sort((a, b) => a.at.localeCompare(b.at)),
       postgres: { rows: rows.length, units: rowUnits },
       queues,
       inFlight: pending,
@@ -320,6 +347,11 @@ export function formatReport(report: ReconcileReport): string {
   for (const refund of report.refundsDue) {
     lines.push(
       `  REFUND DUE ${refund.orderId}: ${refund.amount} ${refund.currency} (payment ${refund.reference}) arrived after the hold ended`,
+    );
+  }
+  for (const a of report.paymentAnomalies) {
+    lines.push(
+      `  PAYMENT ANOMALY ${a.orderId}: received ${a.received.amount} ${a.received.currency}, due ${a.due.amount} ${a.due.currency} (payment ${a.reference}, ${a.at}); refused, refund or correct it`,
     );
   }
   if (report.issues.length === 0) {

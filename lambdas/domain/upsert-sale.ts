@@ -1,4 +1,4 @@
-import { ShardsImmutableError, StockBelowSoldError } from "./errors.js";
+import { HoldOnShardedSaleError, ShardsImmutableError, StockBelowSoldError } from "./errors.js";
 import type { Logger, RecentSalesIndex, SaleDefinition, SaleStore } from "./ports.js";
 import type { Sale } from "./sale.js";
 
@@ -24,6 +24,9 @@ export async function upsertSale(
   }
   if (outcome.kind === "shards_immutable") {
     throw new ShardsImmutableError(definition.id, outcome.shards);
+  }
+  if (outcome.kind === "hold_on_sharded") {
+    throw new HoldOnShardedSaleError(definition.id, outcome.shards);
   }
   await deps.recentSales.remember(definition.id, nowMs).catch((error: unknown) =>
     deps.logger.warn("could not record the sale in the recent-sales list", {

@@ -1,6 +1,7 @@
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisHoldLedger } from "../adapters/redis/hold-ledger.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
 import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
@@ -17,8 +18,10 @@ import { logger } from "../platform/logger.js";
 const RETRY_AFTER_SECONDS = 5;
 const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);
+const redis = await createRedisClient(readRedisConfig());
 const deps = {
-  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
+  reservations: new RedisSaleStore(redis),
+  payments: new RedisHoldLedger(redis),
   orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
   now: Date.now,
   queueDepths: sqsQueueDepths(sqs, queues),

@@ -189,7 +189,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       "200": { description: "Updated: the sale as it now is.", content: json(saleSchema) },
       "201": { description: "Created: the new sale.", content: json(saleSchema) },
     },
-    errors: ["STOCK_BELOW_SOLD", "SHARDS_IMMUTABLE"],
+    errors: ["STOCK_BELOW_SOLD", "SHARDS_IMMUTABLE", "HOLD_ON_SHARDED_SALE"],
   },
   "GET /sales/{saleId}": {
     summary: "A sale's live state",

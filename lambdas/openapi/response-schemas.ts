@@ -201,6 +201,21 @@ export const reconcileReportSchema = z
         description:
           "Payments that arrived after their hold ended: the order stayed expired; refund each through the provider.",
       }),
+    paymentAnomalies: z
+      .array(
+        z.object({
+          orderId: z.string(),
+          reason: z.string(),
+          at: z.string().meta({ description: "When the webhook refused it (ISO 8601)." }),
+          received: z.object({ amount: z.number().int(), currency: z.string() }),
+          due: z.object({ amount: z.number().int(), currency: z.string() }),
+          reference: z.string(),
+        }),
+      )
+      .meta({
+        description:
+          "Payments the webhook refused for a wrong amount or currency (409 PAYMENT_MISMATCH): the money reached the provider; refund or correct each.",
+      }),
     clean: z.boolean().meta({ description: "True when nothing is wrong after any repairs." }),
   })
   .meta({

@@ -4,11 +4,12 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresOrderRows } from "../../lambdas/adapters/postgres/order-rows.js";
 import { RedisHoldLedger } from "../../lambdas/adapters/redis/hold-ledger.js";
-import { saleKeys } from "../../lambdas/adapters/redis/keys.js";
+import { HOLD_SALES_KEY, saleKeys } from "../../lambdas/adapters/redis/keys.js";
 import { RedisSaleStore } from "../../lambdas/adapters/redis/sale-store.js";
 import { sweepHolds } from "../../lambdas/domain/expire-holds.js";
 import type { OrderEvent } from "../../lambdas/domain/order.js";
 import { encodeOrderMessage, eventMessageOf } from "../../lambdas/domain/order-message.js";
+import { formatReport, reconcileSale } from "../../lambdas/domain/reconcile.js";
 import { newOrderId } from "../../lambdas/domain/sale.js";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
@@ -450,6 +451,26 @@ describe("POST /payments/webhook", () => {
     if (code === "PAYMENT_MISMATCH") {
       const anomalies = await ledger.anomalies(saleId);
       expect(anomalies).toMatchObject([{ orderId, reason: "AMOUNT_MISMATCH" }]);
+      // Reconcile lists it, with what was received and what is due.
+      const report = await reconcileSale(
+        {
+          reservations: store,
+          orderRows: new PostgresOrderRows(db),
+          payments: ledger,
+          now: Date.now,
+          queueDepths: async () => ({ orders: 0, dlq: 0 }),
+        },
+        saleId,
+        { repair: false, graceMs: 60_000 },
+      );
+      const received =
+        kind === "amount"
+          ? { amount: PRICE.amount - 1, currency: "eur" }
+          : { ...PRICE, currency: "usd" };
+      expect(report.paymentAnomalies).toMatchObject([
+        { orderId, reason: "AMOUNT_MISMATCH", received, due: PRICE },
+      ]);
+      expect(formatReport(report)).toContain(`PAYMENT ANOMALY ${orderId}`);
     }
   });
 
@@ -477,6 +498,29 @@ describe("POST /payments/webhook", () => {
     const refused = await deliver(body, sign(body, SECRET));
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ error: { code: "ORDER_NOT_PAYABLE" } });
+  });
+});
+
+describe("POST /sales: a hold on an existing sharded sale", () => {
+  it("is refused with 409 HOLD_ON_SHARDED_SALE even when the update leaves shards out, and changes nothing", async () => {
+    const id = uniqueSaleId("sharded");
+    const post = (body: Record<string, unknown>) =>
+      invoke(upsertSale, {
+        routeKey: "POST /sales",
+        method: "POST",
+        path: "/sales",
+        claims: admin(),
+        body: JSON.stringify({ id, name: "Sharded", stock: 8, perUserLimit: 1, ...body }),
+      });
+    expect((await post({ shards: 2 })).status).toBe(201);
+    const before = await redis.hgetall(saleKeys(id).sale);
+    const refused = await post({ price: PRICE, holdSeconds: 60 });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: "HOLD_ON_SHARDED_SALE" } });
+    expect(await redis.hgetall(saleKeys(id).sale)).toEqual(before);
+    expect(await redis.sismember(HOLD_SALES_KEY, id)).toBe(0);
+    // holdSeconds 0 is no hold: still a plain update.
+    expect((await post({ stock: 9, holdSeconds: 0 })).status).toBe(200);
   });
 });
 

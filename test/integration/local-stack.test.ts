@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { runDemo } from "../../local/demo.js";
+import { runHoldDemo } from "../../local/hold-demo.js";
 import { PROJECT_ROOT, RUNS_DIR } from "../../local/services/index.js";
 import { isAlive } from "../../local/services/processes.js";
 import { startStack } from "../../local/stack.js";
@@ -38,6 +39,12 @@ describe("the embedded local stack", () => {
       );
       await db.end();
       expect(rows[0]).toEqual({ n: 20, users: 20, units: 20 });
+
+      // The hold sale: part paid, the rest expired and sold again, one late payment.
+      const hold = await runHoldDemo({ url: stack.url, env: stack.env });
+      expect(hold.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(hold).toMatchObject({ held: 20, paid: 20, expired: 8, refundDue: 1, resold: 8 });
+      expect(hold.backOnSaleMs?.max).toBeLessThan(3_000);
     } finally {
       await stack.stop({ removeData: true });
     }
@@ -66,6 +73,7 @@ describe("the embedded local stack", () => {
       { cwd: PROJECT_ROOT, timeout: 60_000 },
     );
     expect(stdout).toContain("All checks passed.");
+    expect(stdout).toContain("All hold checks passed.");
     // The dashboard link carries an admin token in the fragment, never in the query string.
     expect(stdout).toMatch(
       /live dashboard \(admin token inside\)\s+http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+\n/,

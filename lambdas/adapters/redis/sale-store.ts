@@ -301,6 +301,8 @@ export class RedisSaleStore implements SaleStore {
     if (!created && sale.shards !== undefined && sale.shards !== shards) {
       return { kind: "shards_immutable", shards };
     }
+    // The schema refuses a hold with `shards` > 1; an update may leave `shards` out.
+    if ((sale.holdSeconds ?? 0) > 0 && shards > 1) return { kind: "hold_on_sharded", shards };
     const current = created
       ? Array.from({ length: shards }, () => ({ stock: 0, remaining: 0 }))
       : await Promise.all(

@@ -9,6 +9,7 @@ import pg from "pg";
 import { vi } from "vitest";
 import { migrate } from "../../../lambdas/adapters/postgres/migrate.js";
 import { PostgresOrderRows } from "../../../lambdas/adapters/postgres/order-rows.js";
+import { RedisHoldLedger } from "../../../lambdas/adapters/redis/hold-ledger.js";
 import { saleKeys } from "../../../lambdas/adapters/redis/keys.js";
 import { RedisSaleStore } from "../../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../../lambdas/adapters/redis/scripts.js";
@@ -151,14 +152,26 @@ export async function adminToken(): Promise<string> {
 
 export async function createSale(
   url: string,
-  sale: { stock: number; perUserLimit?: number; prefix?: string },
+  sale: {
+    stock: number;
+    perUserLimit?: number;
+    prefix?: string;
+    /** A sale with a hold: the price of a unit and the payment window. */
+    hold?: { price: { amount: number; currency: string }; holdSeconds: number };
+  },
 ): Promise<string> {
   const id = `${sale.prefix ?? "fault"}-${randomUUID().slice(0, 8)}`;
   const client = jsonClient(url, 2);
   try {
     const reply = await client.call("POST", "/sales", {
       headers: { authorization: `Bearer ${await adminToken()}` },
-      body: { id, name: "Fault drill", stock: sale.stock, perUserLimit: sale.perUserLimit ?? 1 },
+      body: {
+        id,
+        name: "Fault drill",
+        stock: sale.stock,
+        perUserLimit: sale.perUserLimit ?? 1,
+        ...(sale.hold && { price: sale.hold.price, holdSeconds: sale.hold.holdSeconds }),
+      },
     });
     if (reply.status !== 201)
       throw new Error(`sale creation failed: ${reply.status} ${JSON.stringify(reply.body)}`);
@@ -422,6 +435,7 @@ export function reconcileWith(redis: Redis, db: pg.Pool, sqs: SQSClient, service
     reconcileSale(
       {
         reservations: new RedisSaleStore(redis),
+        payments: new RedisHoldLedger(redis),
         orderRows: new PostgresOrderRows(db),
         now: Date.now,
         queueDepths: () => depths(sqs, services),
@@ -596,6 +610,88 @@ export async function startRig(
       return rows[0]?.n ?? 0;
     },
     pids: () => [services.redis?.pid, services.postgres?.pid, services.sqs?.pid],
+  };
+}
+
+export interface HoldCounts {
+  stock: number;
+  remaining: number;
+  held: number;
+  paid: number;
+  /** Units given back by expired holds, ever (each expiry adds its units once). */
+  expiredUnits: number;
+  /** History events waiting in the sale's outbox for the sweeper. */
+  outbox: number;
+}
+
+/** The live counters of a sale with a hold, straight from its hash. */
+export async function holdCounts(redis: Redis, saleId: string): Promise<HoldCounts> {
+  const keys = saleKeys(saleId);
+  const [stock = 0, remaining = 0, held = 0, paid = 0, expiredUnits = 0] = (
+    await redis.hmget(keys.sale, "stock", "remaining", "held", "paid", "expiredUnits")
+  ).map(Number);
+  return { stock, remaining, held, paid, expiredUnits, outbox: await redis.llen(keys.events) };
+}
+
+/** Each order's payment state in Redis (held, paid, expired, refund_due). */
+export async function paymentStates(redis: Redis, saleId: string): Promise<Record<string, string>> {
+  const orders = await redis.hgetall(saleKeys(saleId).orders);
+  return Object.fromEntries(
+    Object.entries(orders).map(([id, json]) => [
+      id,
+      String((JSON.parse(json) as { payment?: string }).payment),
+    ]),
+  );
+}
+
+/** The sale's order history in Postgres: rows per event, and (order, event) pairs seen more than once. */
+export async function orderEvents(db: pg.Pool, saleId: string) {
+  const { rows } = await db.query<{ order_id: string; event: string }>(
+    "SELECT order_id, event FROM order_events WHERE sale_id = $1",
+    [saleId],
+  );
+  const byEvent = countBy(rows, (r) => r.event);
+  const pairs = new Set(rows.map((r) => `${r.order_id} ${r.event}`));
+  return { rows, byEvent, duplicates: rows.length - pairs.size };
+}
+
+/** The hold sweeper's report (lambdas/domain/expire-holds.ts). */
+export type SweepReport = import("../../../lambdas/domain/expire-holds.js").SweepReport;
+
+/**
+ * The real expire-holds handler, loaded with the app's environment (call
+ * after startApp): one sweep per call, as one EventBridge invocation.
+ */
+export async function loadSweeper(): Promise<() => Promise<SweepReport>> {
+  const { handler } = await import("../../../lambdas/handlers/expire-holds.js");
+  return handler;
+}
+
+/**
+ * The sweeper on a timer, as `npm start` runs it (one run at a time); the
+ * reports are kept.
+ */
+export function sweepEvery(
+  sweep: () => Promise<SweepReport>,
+  intervalMs: number,
+): { reports: SweepReport[]; stop(): Promise<void> } {
+  const reports: SweepReport[] = [];
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = sweep()
+      .then((report) => void reports.push(report))
+      .catch(() => undefined)
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  return {
+    reports,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }
 
