@@ -332,6 +332,15 @@ function render(view) {
   setText("rate-persisted", rate(r?.persistedUnits));
   setProgress("persisted-progress", orders.persistedUnits ?? 0, orders.soldUnits);
 
+  const holds = view.holds;
+  byId("holds-card").hidden = holds === null;
+  if (holds !== null) {
+    setText("holds-held", count(holds.held));
+    setText("holds-paid", count(holds.paid));
+    setText("holds-expired", count(holds.expiredUnits));
+    setText("holds-window", `Units, this sale; buyers have ${holds.holdSeconds} s to pay.`);
+  }
+
   setText("queue-orders", count(view.queues?.orders));
   setText("queue-dlq", count(view.queues?.dlq));
   byId("dlq-figure").dataset.alert = String((view.queues?.dlq ?? 0) > 0);

@@ -45,6 +45,8 @@ export interface SaleStatsView {
     /** soldUnits - persistedUnits: accepted but not yet a row (in the queue, or in the consumer). */
     inFlightUnits: number | null;
   };
+  /** Sales with a hold: units held awaiting payment, paid, and returned to stock when their hold expired (cumulative); null without a hold. */
+  holds: { holdSeconds: number; held: number; paid: number; expiredUnits: number } | null;
   /** Messages in the orders queue and in its DLQ (whole queues: every sale shares them). */
   queues: { orders: number; dlq: number } | null;
   /** Sources that failed or missed their deadline; their fields above are null. */

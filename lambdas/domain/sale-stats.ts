@@ -109,6 +109,15 @@ export async function saleStats(
       persistedUnits: persisted?.units ?? null,
       inFlightUnits: persisted === null ? null : sale.sold - persisted.units,
     },
+    holds:
+      sale.holdSeconds === undefined
+        ? null
+        : {
+            holdSeconds: sale.holdSeconds,
+            held: sale.held ?? 0,
+            paid: sale.paid ?? 0,
+            expiredUnits: sale.expiredUnits ?? 0,
+          },
     queues,
     unavailable,
   };

@@ -46,6 +46,8 @@ export interface Sale {
   /** In a sale with a hold: units held awaiting payment, and units paid (sold = held + paid). */
   held?: number;
   paid?: number;
+  /** In a sale with a hold: units whose hold expired unpaid and went back on sale. */
+  expiredUnits?: number;
   version: number;
 }
 

@@ -71,6 +71,10 @@ export const saleSchema = z
       .min(0)
       .optional()
       .meta({ description: "Sales with a hold: units paid (sold = held + paid)." }),
+    expiredUnits: z.number().int().min(0).optional().meta({
+      description:
+        "Sales with a hold: units whose hold expired unpaid and went back on sale (cumulative).",
+    }),
   })
   .meta({ id: "Sale", description: "A sale's definition and live stock." });
 
@@ -301,6 +305,18 @@ export const saleStatsViewSchema = z
       persistedUnits: z.number().int().nullable(),
       inFlightUnits: z.number().int().nullable(),
     }),
+    holds: z
+      .object({
+        holdSeconds: z.number().int(),
+        held: z.number().int(),
+        paid: z.number().int(),
+        expiredUnits: z.number().int(),
+      })
+      .nullable()
+      .meta({
+        description:
+          "Sales with a hold: units held awaiting payment, paid, and returned to stock when their hold expired; null without a hold.",
+      }),
     queues: queueDepthsSchema.nullable(),
     unavailable: z.array(z.enum(["postgres", "queues"])).meta({
       description: "Sources that failed or missed their deadline; their fields above are null.",

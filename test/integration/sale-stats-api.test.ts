@@ -222,6 +222,38 @@ describe("saleStats (lambdas/domain/sale-stats.ts)", () => {
 });
 
 describe("GET /admin/sales/{saleId}/stats", () => {
+  it("shows a hold sale's units held, paid and returned to stock; null holds without a hold", async () => {
+    const plain = await createSale(5, 1);
+    expect(((await invoke(stats, statsEvent(plain))).body as SaleStatsView).holds).toBeNull();
+
+    const saleId = uniqueSaleId("dash-hold");
+    const created = await invoke(upsertSale, {
+      routeKey: "POST /sales",
+      method: "POST",
+      path: "/sales",
+      claims: admin(),
+      body: JSON.stringify({
+        id: saleId,
+        name: "Held drop",
+        stock: 5,
+        perUserLimit: 2,
+        price: { amount: 1999, currency: "eur" },
+        holdSeconds: 60,
+      }),
+    });
+    expect(created.status).toBe(201);
+    await reserve(saleId, "a", 2);
+    await reserve(saleId, "b");
+    const reply = await invoke(stats, statsEvent(saleId));
+    expect(reply.status).toBe(200);
+    expect((reply.body as SaleStatsView).holds).toEqual({
+      holdSeconds: 60,
+      held: 3,
+      paid: 0,
+      expiredUnits: 0,
+    });
+  });
+
   it("answers an admin with the sale's live numbers, queue depths from SQS included", async () => {
     const saleId = await createSale(5, 1);
     await reserve(saleId, "a");

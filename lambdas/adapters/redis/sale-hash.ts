@@ -60,6 +60,7 @@ export function saleFromHash(
     sale.holdSeconds = holdSeconds;
     sale.held = Number(hash.held ?? 0);
     sale.paid = Number(hash.paid ?? 0);
+    sale.expiredUnits = Number(hash.expiredUnits ?? 0);
   }
   return sale;
 }
