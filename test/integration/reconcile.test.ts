@@ -180,6 +180,21 @@ describe("redrive and the reconcile command", () => {
           MessageBody: JSON.stringify(orderMessage(saleId, user)),
         }),
       );
+    // An order-history event (a hold sale's payment) dead-lettered while Postgres was down.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: JSON.stringify({
+          kind: "order_event",
+          orderId: newOrderId(saleId, randomUUID()),
+          saleId,
+          event: "paid",
+          at: new Date().toISOString(),
+          amount: 1999,
+          currency: "eur",
+        }),
+      }),
+    );
     const poison = await sqs.send(
       new SendMessageCommand({ QueueUrl: dlq, MessageBody: "not an order" }),
     );
@@ -199,13 +214,13 @@ describe("redrive and the reconcile command", () => {
     expect(failed.stdout).toContain("DLQ_NOT_EMPTY");
 
     expect(await redrive(sqs, dlq, orders)).toEqual({
-      moved: 3,
+      moved: 4,
       failed: 0,
       skipped: 1,
       skippedMessages: [{ messageId: poison.MessageId, reason: "message body is not JSON" }],
     });
     expect(await queueDepth(sqs, dlq)).toBe(1);
-    expect(await queueDepth(sqs, orders)).toBe(3);
+    expect(await queueDepth(sqs, orders)).toBe(4);
     sqs.destroy();
   });
 });

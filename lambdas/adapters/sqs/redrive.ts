@@ -4,7 +4,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { parseOrderMessage } from "../../domain/order-message.js";
+import { parseQueueMessage } from "../../domain/order-message.js";
 
 export interface RedriveResult {
   moved: number;
@@ -52,7 +52,8 @@ export async function redrive(
 
     const movable = fresh.filter((message) => {
       try {
-        parseOrderMessage(message.Body ?? "");
+        // Orders and order-history events (paid, expired, refund_due) share the queue.
+        parseQueueMessage(message.Body ?? "");
         return true;
       } catch (error) {
         const messageId = message.MessageId ?? "";
