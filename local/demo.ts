@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
-import { RedisHoldLedger } from "../lambdas/adapters/redis/hold-ledger.js";
-import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
+import { reconcileDeps } from "../lambdas/adapters/reconcile-deps.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
-import { queueDepth, sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
+import { queueDepth } from "../lambdas/adapters/sqs/queue-depths.js";
 import { formatReport, reconcileSale } from "../lambdas/domain/reconcile.js";
 import { outcomeLabel, outcomeOf } from "./api-outcome.js";
 import { signLocalToken } from "./auth.js";
@@ -155,16 +153,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       stock: number;
     };
     const reconcile = await reconcileSale(
-      {
-        reservations: new RedisSaleStore(redis),
-        payments: new RedisHoldLedger(redis),
-        orderRows: new PostgresOrderRows(db),
-        now: Date.now,
-        queueDepths: sqsQueueDepths(sqs, {
+      reconcileDeps({
+        redis,
+        db,
+        sqs,
+        queues: {
           ordersQueueUrl: options.env.ORDERS_QUEUE_URL ?? "",
           deadLetterQueueUrl: options.env.ORDERS_DLQ_URL ?? "",
-        }),
-      },
+        },
+      }),
       saleId,
       { repair: false, graceMs: 60_000 },
     );

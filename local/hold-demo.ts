@@ -2,12 +2,9 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { PostgresOrderRows } from "../lambdas/adapters/postgres/order-rows.js";
-import { RedisHoldLedger } from "../lambdas/adapters/redis/hold-ledger.js";
+import { reconcileDeps } from "../lambdas/adapters/reconcile-deps.js";
 import { saleKeys } from "../lambdas/adapters/redis/keys.js";
-import { RedisSaleStore } from "../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../lambdas/adapters/redis/scripts.js";
-import { sqsQueueDepths } from "../lambdas/adapters/sqs/queue-depths.js";
 import { reconcileSale } from "../lambdas/domain/reconcile.js";
 import { outcomeLabel, outcomeOf } from "./api-outcome.js";
 import { signLocalToken } from "./auth.js";
@@ -219,16 +216,15 @@ export async function runHoldDemo(options: HoldDemoOptions): Promise<HoldDemoSum
       await redis.hmget(saleKeys(saleId).sale, "remaining", "held", "paid")
     ).map(Number);
     const reconcile = await reconcileSale(
-      {
-        reservations: new RedisSaleStore(redis),
-        payments: new RedisHoldLedger(redis),
-        orderRows: new PostgresOrderRows(db),
-        now: Date.now,
-        queueDepths: sqsQueueDepths(sqs, {
+      reconcileDeps({
+        redis,
+        db,
+        sqs,
+        queues: {
           ordersQueueUrl: options.env.ORDERS_QUEUE_URL ?? "",
           deadLetterQueueUrl: options.env.ORDERS_DLQ_URL ?? "",
-        }),
-      },
+        },
+      }),
       saleId,
       { repair: false, graceMs: 60_000 },
     );

@@ -1,10 +1,7 @@
-import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { reconcileDeps } from "../adapters/reconcile-deps.js";
 import { createRedisClient } from "../adapters/redis/client.js";
-import { RedisHoldLedger } from "../adapters/redis/hold-ledger.js";
-import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
-import { sqsQueueDepths } from "../adapters/sqs/queue-depths.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
 import { reconcileSale } from "../domain/reconcile.js";
 import { saleIdSchema } from "../domain/sale.js";
@@ -18,14 +15,12 @@ import { logger } from "../platform/logger.js";
 const RETRY_AFTER_SECONDS = 5;
 const queues = readQueuesConfig();
 const sqs = createSqsClient(queues.sqs);
-const redis = await createRedisClient(readRedisConfig());
-const deps = {
-  reservations: new RedisSaleStore(redis),
-  payments: new RedisHoldLedger(redis),
-  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
-  now: Date.now,
-  queueDepths: sqsQueueDepths(sqs, queues),
-};
+const deps = reconcileDeps({
+  redis: await createRedisClient(readRedisConfig()),
+  db: await createPostgresPool(readDatabaseConfig()),
+  sqs,
+  queues,
+});
 
 /** POST /admin/sales/{saleId}/reconcile (admin): the reconcile report, optionally repairing. */
 export const handler = httpHandler(async (event) => {

@@ -8,10 +8,8 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { vi } from "vitest";
 import { migrate } from "../../../lambdas/adapters/postgres/migrate.js";
-import { PostgresOrderRows } from "../../../lambdas/adapters/postgres/order-rows.js";
-import { RedisHoldLedger } from "../../../lambdas/adapters/redis/hold-ledger.js";
+import { reconcileDeps } from "../../../lambdas/adapters/reconcile-deps.js";
 import { saleKeys } from "../../../lambdas/adapters/redis/keys.js";
-import { RedisSaleStore } from "../../../lambdas/adapters/redis/sale-store.js";
 import { defineScripts } from "../../../lambdas/adapters/redis/scripts.js";
 import { queueDepth } from "../../../lambdas/adapters/sqs/queue-depths.js";
 import { type ReconcileReport, reconcileSale } from "../../../lambdas/domain/reconcile.js";
@@ -433,13 +431,15 @@ export async function readBooks(redis: Redis, db: pg.Pool, saleId: string): Prom
 export function reconcileWith(redis: Redis, db: pg.Pool, sqs: SQSClient, services: LocalServices) {
   return (saleId: string, options: { repair: boolean; graceMs: number }) =>
     reconcileSale(
-      {
-        reservations: new RedisSaleStore(redis),
-        payments: new RedisHoldLedger(redis),
-        orderRows: new PostgresOrderRows(db),
-        now: Date.now,
-        queueDepths: () => depths(sqs, services),
-      },
+      reconcileDeps({
+        redis,
+        db,
+        sqs,
+        queues: {
+          ordersQueueUrl: services.sqs?.ordersQueueUrl ?? "",
+          deadLetterQueueUrl: services.sqs?.deadLetterQueueUrl ?? "",
+        },
+      }),
       saleId,
       options,
     );
