@@ -41,6 +41,7 @@ let persistence;
 if (dataDir) {
   const PersistenceManager = await internal("./persistence.js", "PersistenceManager");
   persistence = new PersistenceManager(dataDir);
+  keepReceiveCountWhenReady(persistence);
   // As startFauxqs does: load first, then attach, so loading writes nothing back.
   persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
   stores.sqsStore.persistence = persistence;
@@ -48,6 +49,24 @@ if (dataDir) {
   stores.s3Store.persistence = persistence;
   for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
   groupCommits(persistence);
+}
+
+// fauxqs 2.4's updateMessageReady (ChangeMessageVisibility to 0) writes NULL into the
+// NOT NULL approximate_receive_count column: the statement throws after the store has
+// already taken the message out of flight and before it is queued again, so the message
+// vanished from memory and the client got a 500 (the local event source lost the orders it
+// handed back when stopping; any client's ChangeMessageVisibility(0) did the same). The
+// message becomes ready again keeping its receive count, as SQS does.
+function keepReceiveCountWhenReady(manager) {
+  if (typeof manager.updateMessageReady !== "function") {
+    throw new Error("fauxqs-launcher: fauxqs no longer has updateMessageReady; check its upgrade");
+  }
+  const ready = manager.db.prepare(
+    "UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?",
+  );
+  manager.updateMessageReady = (messageId) => {
+    ready.run(messageId);
+  };
 }
 
 // Group commit. fauxqs writes each change in a transaction of its own, and SQLite syncs the
