@@ -210,11 +210,8 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   }
 
   async function deleteMessages(messages: Message[]): Promise<void> {
-    const chunks = Array.from({ length: Math.ceil(messages.length / RECEIVE_MAX) }, (_, i) =>
-      messages.slice(i * RECEIVE_MAX, (i + 1) * RECEIVE_MAX),
-    );
     await Promise.all(
-      chunks.map((chunk) =>
+      batchesOfTen(messages).map((chunk) =>
         options.sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: options.queueUrl,
@@ -226,11 +223,8 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   }
 
   async function release(messages: Message[]): Promise<void> {
-    const chunks = Array.from({ length: Math.ceil(messages.length / RECEIVE_MAX) }, (_, i) =>
-      messages.slice(i * RECEIVE_MAX, (i + 1) * RECEIVE_MAX),
-    );
     await Promise.allSettled(
-      chunks.map((chunk) =>
+      batchesOfTen(messages).map((chunk) =>
         options.sqs.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: options.queueUrl,
@@ -344,6 +338,13 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/** SQS batch calls take at most ten entries. */
+function batchesOfTen(messages: Message[]): Message[][] {
+  return Array.from({ length: Math.ceil(messages.length / RECEIVE_MAX) }, (_, i) =>
+    messages.slice(i * RECEIVE_MAX, (i + 1) * RECEIVE_MAX),
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
