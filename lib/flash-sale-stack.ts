@@ -1,11 +1,4 @@
-import {
-  Annotations,
-  CfnOutput,
-  Duration,
-  Stack,
-  type StackProps,
-  Validations,
-} from "aws-cdk-lib";
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";

@@ -32,8 +32,8 @@ export function httpHandler(
 ) {
   const chain = middy<HttpEvent, APIGatewayProxyResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(httpErrors())
-    .use(originVerified(ORIGIN_SECRET));
+    .use(httpErrors());
+  if (ORIGIN_SECRET !== undefined) chain.use(originVerified(ORIGIN_SECRET));
   if (!options.public) chain.use(authenticated());
   return chain.use(jsonBody(options.maxBodyBytes ?? MAX_BODY_BYTES)).handler(route);
 }
