@@ -176,7 +176,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
   dbReaders: 0,
   dbDeletionProtection: false,
   dbStatementTimeoutMs: 3000,
-  dbBorrowTimeoutSeconds: 5,
+  dbBorrowTimeoutSeconds: 4,
   httpTimeoutSeconds: 10,
   httpMemoryMb: 1024,
   buyReservedConcurrency: 0,
@@ -233,18 +233,22 @@ export const QUERY_TIMEOUT_MARGIN_MS = 1000;
 
 /**
  * The database timeouts derived from the HTTP functions' timeout T: the proxy's borrow
- * timeout half of it, the statement timeout 30 % of it, so a statement that waited the whole
- * borrow and then ran into its own timeout (plus the client's margin) still ends before T
- * and answers a clean 503 instead of a Lambda timeout: 3 s < 5 s < 10 s by default.
+ * timeout about half of T less a second, the statement timeout 30 % of T (at most what is
+ * left), so a statement that waited the whole borrow and then ran into its own timeout
+ * (plus the client's 1 s margin) still ends before T and answers a clean 503 instead of a
+ * Lambda timeout: 3 s < 4 s < 10 s by default.
  */
 export function derivedDatabaseTimeouts(httpTimeoutSeconds: number): {
   dbStatementTimeoutMs: number;
   dbBorrowTimeoutSeconds: number;
 } {
-  return {
-    dbStatementTimeoutMs: Math.floor(httpTimeoutSeconds * 300),
-    dbBorrowTimeoutSeconds: Math.max(1, Math.floor(httpTimeoutSeconds / 2)),
-  };
+  const borrow = Math.max(1, Math.floor((httpTimeoutSeconds - 1) / 2));
+  const statement = Math.min(
+    httpTimeoutSeconds * 300,
+    borrow * 1000 - 100,
+    (httpTimeoutSeconds - 1 - borrow) * 1000 - 100,
+  );
+  return { dbStatementTimeoutMs: statement, dbBorrowTimeoutSeconds: borrow };
 }
 
 /** The order the database timeouts must keep; returns what is wrong, or undefined. */

@@ -96,6 +96,7 @@ export class FlashSaleStack extends Stack {
       maintenanceWindow: settings.maintenanceWindow,
       backupWindow: settings.backupWindow,
       logRemovalPolicy: retain,
+      secretRemovalPolicy: retain,
       logRetention,
       stage: settings.stage,
     });
@@ -184,6 +185,7 @@ export class FlashSaleStack extends Stack {
           nonce: settings.migrationsNonce,
         },
         logRetention,
+        logRemovalPolicy: retain,
       });
       // The proxy must be able to reach a running writer before the first migration.
       migrations.node.addDependency(database);

@@ -36,7 +36,11 @@ export interface DatabaseProps {
   maintenanceWindow?: string;
   backupWindow?: string;
   logRemovalPolicy?: RemovalPolicy;
+  /** Of the generated credentials' secret (RETAIN in prod: a restored snapshot needs them). */
+  secretRemovalPolicy?: RemovalPolicy;
 }
+
+type CfnResourceOwner = { applyRemovalPolicy(policy: RemovalPolicy): void };
 
 export const DATABASE_NAME = "flashsale";
 export const DATABASE_PORT = 5432;
@@ -126,6 +130,11 @@ export class Database extends Construct implements IConnectable {
     this.cluster.node.addDependency(postgresLogs);
     if (!this.cluster.secret) throw new Error("the cluster has no generated secret");
     this.secret = this.cluster.secret;
+    if (props.secretRemovalPolicy) {
+      (this.cluster.node.findChild("Secret") as unknown as CfnResourceOwner).applyRemovalPolicy(
+        props.secretRemovalPolicy,
+      );
+    }
 
     // cluster.secret is the attachment; the generated secret is the cluster's "Secret" child.
     Validations.of(this.cluster.node.findChild("Secret")).acknowledge({
