@@ -127,7 +127,10 @@ describe("cdk-nag AwsSolutions", () => {
     expect(violations(app)).toEqual([]);
     const acknowledged = acknowledgments(stack);
     for (const rule of ["AwsSolutions-CFR1", "AwsSolutions-CFR3", "AwsSolutions-CFR4"]) {
-      expect(acknowledged.get(rule)?.map((p) => p.where), rule).toEqual(["Edge/Distribution"]);
+      expect(
+        acknowledged.get(rule)?.map((p) => p.where),
+        rule,
+      ).toEqual(["Edge/Distribution"]);
     }
     expect(acknowledged.get("AwsSolutions-SMG4")?.map((p) => p.where)).toContain(
       "EdgeOriginSecret",

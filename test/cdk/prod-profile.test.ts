@@ -210,9 +210,10 @@ describe("Timeouts in order: statement < proxy borrow < function", () => {
   });
 
   it("are what the template deploys", () => {
-    const proxy = Object.values(resourcesOf(dev, "AWS::RDS::DBProxyTargetGroup"))[0];
-    const borrow = (proxy?.Properties.ConnectionPoolConfigurationInfo as Record<string, number>)
-      .ConnectionBorrowTimeout as number;
+    const [proxy] = Object.values(resourcesOf(dev, "AWS::RDS::DBProxyTargetGroup"));
+    if (!proxy) throw new Error("no proxy target group");
+    const pool = proxy.Properties.ConnectionPoolConfigurationInfo as Record<string, number>;
+    const borrow = pool.ConnectionBorrowTimeout as number;
     const httpTimeout = functionOf(dev, "get-order")[1].Properties.Timeout as number;
     for (const handler of ["get-order", "admin-reconcile", "admin-sale-stats", "consume-orders"]) {
       const statement = Number(envOf(dev, handler).DATABASE_STATEMENT_TIMEOUT_MS);
