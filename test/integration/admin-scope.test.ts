@@ -23,7 +23,8 @@ let handler: HttpLambda;
 
 beforeAll(async () => {
   process.env.ADMIN_SCOPE = SCOPE; // read once, when the handler module loads (cold start)
-  handler = (await import("../../lambdas/handlers/admin-sales.js")).handler as unknown as HttpLambda;
+  handler = (await import("../../lambdas/handlers/admin-sales.js"))
+    .handler as unknown as HttpLambda;
   server = createHttpHost({
     routes: [route],
     handlers: new Map([["admin-sales", handler]]),
@@ -41,7 +42,13 @@ function get(path: string, token: string): Promise<{ status: number; body: strin
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, method: "GET", path, headers: { authorization: `Bearer ${token}` } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "GET",
+        path,
+        headers: { authorization: `Bearer ${token}` },
+      },
       (res) => {
         let body = "";
         res.on("data", (chunk) => (body += chunk));
