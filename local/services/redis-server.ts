@@ -81,7 +81,7 @@ export async function createRedisService(options: RedisOptions): Promise<RedisSe
         parentDeathSignal: "SIGTERM",
       });
       const proc = child;
-      await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), 10_000, proc);
+      await waitUntil(`redis-server on port ${port}`, () => pingRedis(port), 30_000, proc);
     },
     async stop(signal = "SIGTERM") {
       if (child) await stopProcess(child, signal);

@@ -113,7 +113,9 @@ export async function createSqsService(options: {
         parentDeathSignal: "SIGTERM",
       });
       const proc = child;
-      await waitUntil(`SQS server on port ${port}`, () => tcpAccepts(port), 10_000, proc);
+      // A child that dies is seen at once; the deadline is only for a slow start (a loaded
+      // machine opening old data took more than 10 s), so it is generous.
+      await waitUntil(`SQS server on port ${port}`, () => tcpAccepts(port), 30_000, proc);
       urls = await createOrderQueues(endpoint, settings);
     },
     async stop(signal = "SIGTERM") {
