@@ -83,7 +83,10 @@ export interface BundlingInputs {
  * Packages replaced by a stub in every bundle: `debug` (through ioredis) only
  * logs when DEBUG=ioredis:* is set, which no function does; see the stub.
  */
-export const BUNDLE_STUBS = [`debug=${join(PROJECT_ROOT, "lib", "bundle-stubs", "debug.cjs")}`];
+export const BUNDLE_STUBS = [
+  `debug=${join(PROJECT_ROOT, "lib", "bundle-stubs", "debug.cjs")}`,
+  `stripe=${join(PROJECT_ROOT, "lib", "bundle-stubs", "stripe-webhooks.mjs")}`,
+];
 
 /** The Node.js major of the functions' Lambda runtime (nodejs24.x); the local stack and tests run on it too. */
 export const LAMBDA_NODE_MAJOR = 24;
