@@ -3,10 +3,11 @@ import { httpHandler } from "../http/http-handler.js";
 import { header } from "../http/request.js";
 import { staticFileResponse } from "../http/static-files.js";
 import { buildOpenApiDocument } from "../openapi/document.js";
+import { readAdminScope } from "../platform/config.js";
 import type { StaticFile } from "../platform/dashboard-files.js";
 
 // Cold start: the document is built once (it only changes with a deploy), with its ETag.
-const body = JSON.stringify(buildOpenApiDocument());
+const body = JSON.stringify(buildOpenApiDocument(undefined, readAdminScope()));
 const document: StaticFile = {
   body,
   contentType: "application/json; charset=utf-8",

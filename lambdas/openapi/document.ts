@@ -16,6 +16,7 @@ import {
 } from "../http/admin-schemas.js";
 import { MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from "../http/http-handler.js";
 import { buyRequestSchema, idempotencyKeySchema, saleDefinitionSchema } from "../http/schemas.js";
+import { ADMIN_ROLE, resolveScopes } from "../http/scopes.js";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../registry.js";
 import {
   buyAcceptedSchema,
@@ -397,7 +398,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
 };
 
-function operationOf(route: HttpRouteDefinition): ZodOpenApiOperationObject {
+function operationOf(route: HttpRouteDefinition, adminScope: string): ZodOpenApiOperationObject {
   const doc = ROUTE_DOCS[route.routeKey];
   if (!doc) {
     throw new Error(
@@ -409,7 +410,10 @@ function operationOf(route: HttpRouteDefinition): ZodOpenApiOperationObject {
     summary: doc.summary,
     description: doc.description,
     tags: doc.tags,
-    security: route.authorization === "jwt" ? [{ [SECURITY_SCHEME]: [...route.scopes] }] : [],
+    security:
+      route.authorization === "jwt"
+        ? [{ [SECURITY_SCHEME]: resolveScopes(route.scopes, adminScope) }]
+        : [],
     responses: { ...doc.success, ...errorResponses(route, doc) },
   };
   if (doc.requestParams) operation.requestParams = doc.requestParams;
@@ -432,9 +436,13 @@ export function methodAndPath(routeKey: string): [string, string] {
 
 export type OpenApiDocument = ReturnType<typeof createDocument>;
 
-/** The document for these routes (the registry's by default); throws on an undescribed route. */
+/**
+ * The document for these routes (the registry's by default), with the admin routes requiring
+ * `adminScope` (the stack's setting); throws on an undescribed route.
+ */
 export function buildOpenApiDocument(
   routes: readonly HttpRouteDefinition[] = HTTP_ROUTES,
+  adminScope: string = ADMIN_ROLE,
 ): OpenApiDocument {
   const known = new Set(routes.map((route) => route.routeKey));
   const stale = Object.keys(ROUTE_DOCS).filter((key) => !known.has(key));
@@ -444,7 +452,7 @@ export function buildOpenApiDocument(
   const paths: ZodOpenApiPathsObject = {};
   for (const route of routes) {
     const [method, path] = methodAndPath(route.routeKey);
-    paths[path] = { ...paths[path], [method]: operationOf(route) };
+    paths[path] = { ...paths[path], [method]: operationOf(route, adminScope) };
   }
   return createDocument({
     openapi: "3.1.0",
@@ -456,14 +464,14 @@ export function buildOpenApiDocument(
         "",
         'Errors of the functions have the body `{ "error": { "code", "message" } }`; clients switch on `code` (each response lists the codes it can carry). Refusals API Gateway answers itself keep its own body `{ "message" }` (see the GatewayError schema), including `{ "message": "Not Found" }` (404) for a path no route matches.',
         "",
-        "Authentication: a bearer JWT verified by API Gateway's JWT authorizer. The buyer is the token's `sub`; admin routes need `admin` in the token's `scope` claim (space-separated, as in OAuth 2.0).",
+        `Authentication: a bearer JWT verified by API Gateway's JWT authorizer. The buyer is the token's \`sub\`; admin routes need \`${adminScope}\` in the token's \`scope\` claim (space-separated, as in OAuth 2.0).`,
       ].join("\n"),
     },
     tags: [
       { name: "sales", description: "Reading sales and buying." },
       { name: "orders", description: "A buyer's orders." },
       { name: "payments", description: "Payments, as the provider's signed webhook." },
-      { name: "admin", description: "Operators: the `admin` scope." },
+      { name: "admin", description: `Operators: the \`${adminScope}\` scope.` },
       { name: "dashboard", description: "The live dashboard's static page." },
       { name: "meta", description: "This description." },
     ],
@@ -474,8 +482,7 @@ export function buildOpenApiDocument(
           type: "http",
           scheme: "bearer",
           bearerFormat: "JWT",
-          description:
-            "A JWT from the identity provider (issuer and audience are the stack's). `sub`: the buyer id. `scope`: space-separated; admin routes require `admin`.",
+          description: `A JWT from the identity provider (issuer and audience are the stack's). \`sub\`: the buyer id. \`scope\`: space-separated; admin routes require \`${adminScope}\`.`,
         },
       },
     },

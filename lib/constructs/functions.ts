@@ -120,7 +120,11 @@ export class Functions extends Construct {
         }
       }
 
-      if (spec.routes.some((route) => route.scopes.includes(ADMIN_ROLE))) {
+      // The OpenAPI document names the scope too, so a client generated from it asks for the right one.
+      if (
+        spec.name === "openapi" ||
+        spec.routes.some((route) => route.scopes.includes(ADMIN_ROLE))
+      ) {
         environment.ADMIN_SCOPE = settings.adminScope;
       }
       if (spec.kind === "http" && props.originVerifySecret !== undefined) {

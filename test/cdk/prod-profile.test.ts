@@ -241,6 +241,8 @@ describe("Admin scope", () => {
     for (const handler of ADMIN_HANDLERS) {
       expect(envOf(prod, handler).ADMIN_SCOPE, handler).toBe("flash-sale/admin");
     }
+    // The OpenAPI document names it, so generated clients ask for the right scope.
+    expect(envOf(prod, "openapi").ADMIN_SCOPE).toBe("flash-sale/admin");
     expect(envOf(prod, "buy").ADMIN_SCOPE).toBeUndefined();
     expect(envOf(dev, "admin-sales").ADMIN_SCOPE).toBe("admin");
   });

@@ -22,6 +22,15 @@ const operationOf = (routeKey: string): Operation | undefined => {
 };
 
 describe("the OpenAPI document", () => {
+  it("names the configured admin scope on the admin routes (Cognito's <resource-server>/<scope>)", () => {
+    const cognito = buildOpenApiDocument(undefined, "flash-sale/admin");
+    const [method, path] = methodAndPath("POST /sales");
+    const op = (cognito.paths?.[path] as Record<string, Operation>)[method];
+    expect(op?.security).toEqual([{ bearerAuth: ["flash-sale/admin"] }]);
+    expect(JSON.stringify(cognito)).not.toContain("require `admin`");
+    expect(operationOf("POST /sales")?.security).toEqual([{ bearerAuth: ["admin"] }]);
+  });
+
   it("is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator)", async () => {
     const validator = new Validator();
     const result = await validator.validate(JSON.parse(JSON.stringify(document)));
