@@ -19,9 +19,12 @@ import {
   EXPIRE_HOLDS_RATE_MINUTES,
   HTTP_ROUTES,
   type HttpRouteDefinition,
+  REPAIR_ORDERS_HANDLER,
+  REPAIR_ORDERS_RATE_MINUTES,
 } from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
+import { AutoRepair } from "./constructs/auto-repair.js";
 import { Cache } from "./constructs/cache.js";
 import { Database } from "./constructs/database.js";
 import { Functions } from "./constructs/functions.js";
@@ -189,6 +192,19 @@ export class FlashSaleStack extends Stack {
       expireHoldsLogs: this.functions.get(EXPIRE_HOLDS_HANDLER)?.logGroup,
       paymentWebhookLogs: this.functions.get("payment-webhook")?.logGroup,
     });
+
+    const repairOrders = this.functions.get(REPAIR_ORDERS_HANDLER);
+    if (repairOrders) {
+      new AutoRepair(this, "AutoRepair", {
+        stage: settings.stage,
+        fn: repairOrders,
+        logGroup: repairOrders.logGroup,
+        rateMinutes: REPAIR_ORDERS_RATE_MINUTES,
+        httpTimeoutSeconds: settings.httpTimeoutSeconds,
+        topic: monitoring.topic,
+        dashboard: monitoring.dashboard,
+      });
+    }
 
     new CfnOutput(this, "ApiUrl", {
       value: this.httpApi.url,

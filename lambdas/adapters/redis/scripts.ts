@@ -23,6 +23,7 @@ export const SCRIPT_FILES = {
   upsertSale: "upsert-sale-1",
   expireHolds: "expire-holds-6",
   pay: "pay-7",
+  unlock: "unlock-1",
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
@@ -102,6 +103,7 @@ export const SCRIPT_CODES = {
     [-2]: "not_payable",
     [-3]: "mismatch",
   },
+  unlock: { 1: "released", 0: "not_held" },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 /** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
@@ -217,6 +219,7 @@ declare module "ioredis" {
       nowMs: number,
       reference: string,
     ): Result<PayReply, Context>;
+    unlock(lockKey: string, token: string): Result<[code: number], Context>;
   }
 }
 
