@@ -115,6 +115,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
   },
   {
+    name: "admin-sale-controls",
+    kind: "http",
+    routes: [jwt("POST /admin/sales/{saleId}/controls", "admin")],
+    // Pause/resume: a flag in the sale's hash(es), nothing else.
+    access: { ...NO_ACCESS, redis: true },
+  },
+  {
     name: "admin-redrive",
     kind: "http",
     routes: [jwt("POST /admin/redrive", "admin")],

@@ -333,6 +333,8 @@ const REVIEWED: Record<string, Needs> = {
   migrate: { ...NOTHING, database: true },
   // The pay script in Redis and the provider's signing secret; no database, no queue.
   "payment-webhook": { ...NOTHING, redis: true, webhookSecret: true },
+  // Pause/resume: a flag in the sale's hash(es); no database, no queue.
+  "admin-sale-controls": { ...NOTHING, redis: true },
   // Reconcile's sources and repairs: Redis, the rows, the queue depths (no send: it writes rows itself).
   "repair-orders": { ...NOTHING, redis: true, database: true, ...QUEUE_DEPTHS },
   // The expiry script and the outboxes in Redis; history events to the orders queue.

@@ -24,6 +24,7 @@ export const SCRIPT_FILES = {
   expireHolds: "expire-holds-6",
   pay: "pay-7",
   unlock: "unlock-1",
+  saleControl: "sale-control-1",
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
@@ -78,6 +79,7 @@ export const SCRIPT_CODES = {
     [-5]: "INSUFFICIENT_STOCK",
     [-6]: "LIMIT_REACHED",
     [-7]: "rate_limited",
+    [-8]: "SALE_PAUSED",
   },
   release: { 1: "released", 0: "already_released", [-1]: "unknown_order", [-2]: "confirmed" },
   confirm: {
@@ -104,6 +106,7 @@ export const SCRIPT_CODES = {
     [-3]: "mismatch",
   },
   unlock: { 1: "released", 0: "not_held" },
+  saleControl: { 1: "done", [-1]: "not_found" },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 /** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
@@ -220,6 +223,7 @@ declare module "ioredis" {
       reference: string,
     ): Result<PayReply, Context>;
     unlock(lockKey: string, token: string): Result<[code: number], Context>;
+    saleControl(saleKey: string, paused: "1" | "0"): Result<[code: number], Context>;
   }
 }
 
