@@ -286,6 +286,10 @@ export const saleStatsViewSchema = z
     saleId: z.string(),
     name: z.string(),
     status: saleStatusSchema,
+    paused: z
+      .literal(true)
+      .optional()
+      .meta({ description: "Present while an operator has paused buying." }),
     at: isoInstant.meta({ description: "Server time of this snapshot." }),
     stock: z.number().int(),
     remaining: z.number().int(),
