@@ -33,6 +33,7 @@ import { Migrations } from "./constructs/migrations.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { Network } from "./constructs/network.js";
 import { OrdersQueue } from "./constructs/orders-queue.js";
+import { PlatformAlarms } from "./constructs/platform-alarms.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "./handlers.js";
 import { PROJECT_ROOT } from "./paths.js";
 
@@ -191,6 +192,15 @@ export class FlashSaleStack extends Stack {
       alarmEmail: settings.alarmEmail,
       expireHoldsLogs: this.functions.get(EXPIRE_HOLDS_HANDLER)?.logGroup,
       paymentWebhookLogs: this.functions.get("payment-webhook")?.logGroup,
+    });
+
+    new PlatformAlarms(this, "PlatformAlarms", {
+      cache: cache.replicationGroup,
+      database: database.cluster,
+      proxy: database.proxy,
+      dbMaxCapacity: settings.dbMaxCapacity,
+      topic: monitoring.topic,
+      dashboard: monitoring.dashboard,
     });
 
     const repairOrders = this.functions.get(REPAIR_ORDERS_HANDLER);

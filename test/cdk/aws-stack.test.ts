@@ -627,7 +627,7 @@ describe("Alarms, dashboard and outputs", () => {
       Threshold: 1,
     });
     const functionAlarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm")).filter(
-      (alarm) => alarm.Properties.Namespace === "AWS/Lambda",
+      (alarm) => alarm.Properties.Namespace === "AWS/Lambda" && alarm.Properties.Dimensions,
     );
     const handlerCount = ALL_HANDLERS.length;
     expect(functionAlarms.map((a) => a.Properties.MetricName).sort()).toEqual(
@@ -765,5 +765,41 @@ describe("Scheduled order repair", () => {
     });
     const [dashboard] = Object.values(resourcesOf(template, "AWS::CloudWatch::Dashboard"));
     expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain("Order repair");
+  });
+});
+
+describe("Platform alarms", () => {
+  it("alarm on the cache's engine CPU and memory, Aurora's ACUs, the proxy's clients and account concurrency, each with a reason", () => {
+    const alarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm")).map(
+      (a) => a.Properties,
+    );
+    const find = (namespace: string, metric: string) =>
+      alarms.find((a) => a.Namespace === namespace && a.MetricName === metric);
+    const expected: Array<[string, string, number]> = [
+      ["AWS/ElastiCache", "EngineCPUUtilization", 80],
+      ["AWS/ElastiCache", "DatabaseMemoryUsagePercentage", 80],
+      // dbMaxCapacity 4 by default: 90% of it.
+      ["AWS/RDS", "ServerlessDatabaseCapacity", 3.6],
+      ["AWS/RDS", "ClientConnections", 800],
+      ["AWS/Lambda", "ConcurrentExecutions", 800],
+    ];
+    for (const [namespace, metric, threshold] of expected) {
+      const alarm = find(namespace, metric);
+      expect(alarm, `${namespace} ${metric}`).toBeDefined();
+      expect(alarm?.Threshold).toBe(threshold);
+      expect(String(alarm?.AlarmDescription).length).toBeGreaterThan(60);
+      expect(alarm?.AlarmActions).toEqual([
+        { Ref: expect.stringMatching(/^MonitoringAlarmTopic/) },
+      ]);
+    }
+    expect(find("AWS/ElastiCache", "EngineCPUUtilization")?.Dimensions).toEqual([
+      {
+        Name: "ReplicationGroupId",
+        Value: { Ref: expect.stringMatching(/^CacheReplicationGroup/) },
+      },
+    ]);
+    expect(find("AWS/RDS", "ClientConnections")?.Dimensions).toEqual([
+      { Name: "ProxyName", Value: { Ref: expect.stringMatching(/^DatabaseClusterProxy/) } },
+    ]);
   });
 });
