@@ -91,6 +91,39 @@ export const LAMBDA_NODE_MAJOR = 24;
 /** What the nodejs24.x runtime already provides. */
 export const RUNTIME_PROVIDED_MODULES = ["@aws-sdk/*", "@smithy/*"];
 
+/**
+ * Bundled from our lockfile even when the runtime's SDK is used: the HTTP handler the SQS
+ * client is built with (lambdas/adapters/sqs/client.ts). Its `throwOnRequestTimeout` is what
+ * makes a slow SendMessage fail at SQS_REQUEST_TIMEOUT_MS (test/integration/sqs-client.test.ts);
+ * the runtime's copy may predate it, and then only warns and keeps waiting.
+ */
+export const BUNDLED_SDK_MODULES = ["@smithy/node-http-handler"];
+
+/**
+ * `@aws-sdk/*` and every `@smithy/*` package of the lockfile except BUNDLED_SDK_MODULES and
+ * the `@smithy/*` packages they depend on (they are bundled with them, tree-shaken).
+ */
+export function runtimeProvidedModules(projectRoot: string = PROJECT_ROOT): string[] {
+  const lock = JSON.parse(readFileSync(join(projectRoot, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dependencies?: Record<string, string> }>;
+  };
+  const bundled = new Set<string>();
+  const queue = [...BUNDLED_SDK_MODULES];
+  while (queue.length > 0) {
+    const name = queue.pop() as string;
+    if (bundled.has(name)) continue;
+    bundled.add(name);
+    for (const dep of Object.keys(lock.packages[`node_modules/${name}`]?.dependencies ?? {})) {
+      if (dep.startsWith("@smithy/")) queue.push(dep);
+    }
+  }
+  const smithy = Object.keys(lock.packages)
+    .map((path) => /^node_modules\/(@smithy\/[^/]+)$/.exec(path)?.[1])
+    .filter((name): name is string => name !== undefined && !bundled.has(name))
+    .sort();
+  return ["@aws-sdk/*", ...smithy];
+}
+
 export function bundlingOptions(inputs: BundlingInputs = {}): BundlingOptions {
   return {
     format: OutputFormat.ESM,
@@ -99,9 +132,10 @@ export function bundlingOptions(inputs: BundlingInputs = {}): BundlingOptions {
     banner: ESM_REQUIRE_BANNER,
     minify: true,
     sourceMap: true,
-    // The runtime's AWS SDK v3 by default (smaller bundles, faster cold starts);
-    // -c bundleAwsSdk=true pins the lockfile's SDK version into the bundle instead.
-    externalModules: inputs.bundleAwsSdk ? [] : RUNTIME_PROVIDED_MODULES,
+    // The runtime's AWS SDK v3 by default (smaller bundles, faster cold starts), but our
+    // lockfile's HTTP handler (BUNDLED_SDK_MODULES); -c bundleAwsSdk=true pins the whole
+    // lockfile SDK into the bundle instead.
+    externalModules: inputs.bundleAwsSdk ? [] : runtimeProvidedModules(),
     define: inputs.define,
     esbuildArgs: { "--alias": [...BUNDLE_STUBS, ...(inputs.aliases ?? [])] },
     // Never fall back to Docker: bundling must work on machines without it (CI).

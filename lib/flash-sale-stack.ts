@@ -1,12 +1,4 @@
-import {
-  Annotations,
-  CfnOutput,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  type StackProps,
-  Validations,
-} from "aws-cdk-lib";
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
@@ -27,6 +19,7 @@ import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
 import { AutoRepair } from "./constructs/auto-repair.js";
 import { Cache } from "./constructs/cache.js";
 import { Database } from "./constructs/database.js";
+import { Edge, edgeUrl } from "./constructs/edge.js";
 import { Functions } from "./constructs/functions.js";
 import { FlashSaleHttpApi } from "./constructs/http-api.js";
 import { Migrations } from "./constructs/migrations.js";
@@ -36,6 +29,7 @@ import { OrdersQueue } from "./constructs/orders-queue.js";
 import { PlatformAlarms } from "./constructs/platform-alarms.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "./handlers.js";
 import { PROJECT_ROOT } from "./paths.js";
+import { dataRemovalPolicy } from "./removal.js";
 
 export interface FlashSaleStackProps extends StackProps {
   settings: StackSettings;
@@ -55,6 +49,8 @@ export class FlashSaleStack extends Stack {
   readonly functions: Functions;
   readonly httpApi: FlashSaleHttpApi;
   readonly orders: OrdersQueue;
+  /** CloudFront + WAF in front of the API (`-c edge=true`, the prod profile's default). */
+  readonly edge: Edge | undefined;
 
   constructor(scope: Construct, id: string, props: FlashSaleStackProps) {
     super(scope, id, props);
@@ -62,6 +58,8 @@ export class FlashSaleStack extends Stack {
     const projectRoot = props.projectRoot ?? PROJECT_ROOT;
     const routes = props.routes ?? HTTP_ROUTES;
     const logRetention = settings.logRetentionDays as RetentionDays;
+    // Queues, DLQ, log groups and secrets: RETAIN in prod (lib/removal.ts).
+    const retain = dataRemovalPolicy(settings.retainData);
 
     if (settings.jwtIssuer === DEFAULT_SETTINGS.jwtIssuer) {
       Annotations.of(this).addWarningV2(
@@ -70,13 +68,23 @@ export class FlashSaleStack extends Stack {
       );
     }
 
-    const network = new Network(this, "Network", { maxAzs: settings.maxAzs, logRetention });
+    const network = new Network(this, "Network", {
+      maxAzs: settings.maxAzs,
+      availabilityZones: settings.availabilityZones,
+      logRetention,
+      removalPolicy: retain,
+    });
     const cache = new Cache(this, "Cache", {
       vpc: network.vpc,
       subnets: network.dataSubnets,
       nodeType: settings.cacheNodeType,
       replicas: settings.cacheReplicas,
       shards: settings.cacheShards,
+      clusterMode: settings.cacheClusterMode,
+      finalSnapshot: settings.cacheFinalSnapshot,
+      maintenanceWindow: settings.maintenanceWindow,
+      snapshotWindow: settings.backupWindow,
+      secretRemovalPolicy: retain,
       engineVersion: settings.cacheEngineVersion,
       stage: settings.stage,
     });
@@ -87,6 +95,12 @@ export class FlashSaleStack extends Stack {
       maxCapacity: settings.dbMaxCapacity,
       readers: settings.dbReaders,
       deletionProtection: settings.dbDeletionProtection,
+      borrowTimeoutSeconds: settings.dbBorrowTimeoutSeconds,
+      availabilityZones: network.vpc.availabilityZones,
+      maintenanceWindow: settings.maintenanceWindow,
+      backupWindow: settings.backupWindow,
+      logRemovalPolicy: retain,
+      secretRemovalPolicy: retain,
       logRetention,
       stage: settings.stage,
     });
@@ -94,19 +108,41 @@ export class FlashSaleStack extends Stack {
       consumerTimeoutSeconds: settings.consumerTimeoutSeconds,
       batchingWindowSeconds: settings.consumerBatchingWindowSeconds,
       maxReceiveCount: settings.maxReceiveCount,
+      removalPolicy: retain,
     });
 
     // Stripe's endpoint signing secret (whsec_…): created with a placeholder;
     // the operator puts the real one in (docs/payments.md). Read once per container.
     const paymentWebhookSecret = new Secret(this, "PaymentWebhookSecret", {
       description: `Flash Sale (${settings.stage}): the payment provider's webhook signing secret (Stripe whsec_...)`,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: retain,
     });
     Validations.of(paymentWebhookSecret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
         "The value is issued by the payment provider (Stripe rolls an endpoint's signing secret in its dashboard, with an overlap window); Secrets Manager cannot rotate it. Only the webhook function may read it.",
     });
+
+    // The edge's origin header: generated here, added by CloudFront, checked by every HTTP function.
+    const originSecret = settings.edge
+      ? new Secret(this, "EdgeOriginSecret", {
+          description: `Flash Sale (${settings.stage}): the header CloudFront adds to every request it forwards to the API`,
+          generateSecretString: {
+            excludePunctuation: true,
+            includeSpace: false,
+            passwordLength: 48,
+          },
+          removalPolicy: retain,
+        })
+      : undefined;
+    if (originSecret) {
+      Validations.of(originSecret).acknowledge({
+        id: "AwsSolutions-SMG4",
+        reason:
+          "CloudFront's origin header and the functions' ORIGIN_VERIFY_SECRET are set from this value at deploy; a rotation is a stack update with a new value (docs/deploy.md), not a Secrets Manager rotation, since neither side reads the secret at run time.",
+      });
+    }
+    const originSecretValue = originSecret?.secretValue.unsafeUnwrap();
 
     const specs = handlerCatalog({ projectRoot, routes, entryOverrides: props.entryOverrides });
     this.functions = new Functions(this, "Functions", {
@@ -116,6 +152,7 @@ export class FlashSaleStack extends Stack {
       orders: this.orders,
       backends: { kind: "aws", network, cache, database, paymentWebhookSecret },
       logRetention,
+      originVerifySecret: originSecretValue,
     });
 
     const consumer = this.functions.get(CONSUMER_HANDLER);
@@ -152,6 +189,7 @@ export class FlashSaleStack extends Stack {
           nonce: settings.migrationsNonce,
         },
         logRetention,
+        logRemovalPolicy: retain,
       });
       // The proxy must be able to reach a running writer before the first migration.
       migrations.node.addDependency(database);
@@ -178,8 +216,43 @@ export class FlashSaleStack extends Stack {
       jwtAudience: settings.jwtAudience,
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
+      adminScope: settings.adminScope,
+      publicThrottle: {
+        rateLimit: settings.publicThrottleRateLimit,
+        burstLimit: settings.publicThrottleBurstLimit,
+      },
+      adminThrottle: {
+        rateLimit: settings.adminThrottleRateLimit,
+        burstLimit: settings.adminThrottleBurstLimit,
+      },
+      corsOrigins: settings.corsOrigins,
+      logRemovalPolicy: retain,
       logRetention,
     });
+
+    if (originSecretValue !== undefined) {
+      this.edge = new Edge(this, "Edge", {
+        stage: settings.stage,
+        apiDomainName: this.httpApi.domainName,
+        originSecretValue,
+        webAclArn: settings.edgeWebAclArn,
+        rateLimit: settings.edgeRateLimit,
+        rateWindowSeconds: settings.edgeRateWindowSeconds,
+        botControl: settings.edgeBotControl,
+        buyChallenge: settings.edgeBuyChallenge,
+        corsOrigins: settings.corsOrigins,
+      });
+      new CfnOutput(this, "EdgeUrl", {
+        value: edgeUrl(this.edge),
+        description: "Public URL: CloudFront + WAF (the ApiUrl refuses requests that skip it)",
+      });
+    }
+    if (settings.profile === "prod" && /^cache\.t\d/.test(settings.cacheNodeType)) {
+      Annotations.of(this).addWarningV2(
+        "flash-sale:burstable-cache",
+        `cacheNodeType ${settings.cacheNodeType} is burstable: under a drop it spends its CPU credits and slows down; the prod profile defaults to cache.m7g.large.`,
+      );
+    }
 
     const monitoring = new Monitoring(this, "Monitoring", {
       stage: settings.stage,

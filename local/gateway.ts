@@ -16,6 +16,8 @@ export interface GatewaySettings {
   functionTimeoutMs: number;
   /** The HTTP functions' memory (the stack's `httpMemoryMb`), reported by the context. */
   functionMemoryMb: number;
+  /** The scope the admin routes require (the stack's `adminScope`; handlers read ADMIN_SCOPE). */
+  adminScope: string;
   /** HTTP API quota "Payload size": 10 MB. */
   maxPayloadBytes: number;
   /** HTTP API quota "Total combined size of request line and header values": 10,240 bytes. */
@@ -40,6 +42,7 @@ export function stackGatewaySettings(
     throttleBurstLimit: settings.throttleBurstLimit,
     functionTimeoutMs: settings.httpTimeoutSeconds * 1000,
     functionMemoryMb: settings.httpMemoryMb,
+    adminScope: settings.adminScope,
     maxPayloadBytes: HTTP_API_MAX_PAYLOAD_BYTES,
     maxRequestLineAndHeaderBytes: HTTP_API_MAX_REQUEST_LINE_AND_HEADER_BYTES,
   };

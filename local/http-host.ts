@@ -14,6 +14,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from "aws-lambda";
+import { resolveScopes } from "../lambdas/http/scopes.js";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../lambdas/registry.js";
 import { apiGatewayEvent, joinHeaderValues, requestBody, traceId } from "./apigw-event.js";
 import { authorizeRoute, type Claims, type LocalJwtSettings } from "./auth.js";
@@ -107,8 +108,11 @@ export interface HttpHostOptions {
 }
 
 export function createHttpHost(options: HttpHostOptions): Server {
-  const routes = (options.routes ?? HTTP_ROUTES).map(compile);
   const gateway: GatewaySettings = { ...stackGatewaySettings(), ...options.gateway };
+  // The admin routes require the configured admin scope, as the stage's JWT authorizer does.
+  const routes = (options.routes ?? HTTP_ROUTES)
+    .map((route) => ({ ...route, scopes: resolveScopes(route.scopes, gateway.adminScope) }))
+    .map(compile);
   const stageThrottle = new TokenBucket(gateway.throttleRateLimit, gateway.throttleBurstLimit);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -122,17 +123,36 @@ export interface SqsEventSource {
 
 const RECEIVE_MAX = 10;
 
+/**
+ * The poller. Lambda's pollers keep receiving while the function runs, so here
+ * one gatherer fills each batch with concurrent ReceiveMessage calls (ten
+ * messages each, as many as the batch size needs), hands it to the handler and
+ * gathers the next one while the handler runs: at most `concurrency` batches
+ * in flight (being gathered, in the handler, or being deleted), so no batch
+ * waits for a slot with its visibility timeout running. A batch's successful
+ * records are deleted with concurrent DeleteMessageBatch calls.
+ */
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   const batchSize = options.batchSize ?? LOCAL_STACK_SETTINGS.consumerBatchSize;
   const windowMs =
     options.batchingWindowMs ?? LOCAL_STACK_SETTINGS.consumerBatchingWindowSeconds * 1000;
   const timeoutMs = options.timeoutMs ?? LOCAL_STACK_SETTINGS.consumerTimeoutSeconds * 1000;
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
+  const concurrency = options.concurrency ?? LOCAL_STACK_SETTINGS.consumerMaxConcurrency;
   const queueArn = options.queueArn ?? arnOf(options.queueUrl);
   const controller = new AbortController();
+  const { signal } = controller;
   let processed = 0;
   let failed = 0;
 
+  /**
+   * Never aborted by stop(): SQS makes messages invisible when it answers, so a
+   * receive cut short on our side may already have taken messages that nobody
+   * would then see until their visibility timeout ended (orders missing from
+   * Postgres for minutes after a stop, and from a test that stops and restarts
+   * the consumer). A receive waits at most waitTimeSeconds; what it brings
+   * after stop() is made visible again by the poller.
+   */
   async function receive(max: number, wait: number): Promise<Message[]> {
     const { Messages = [] } = await options.sqs.send(
       new ReceiveMessageCommand({
@@ -142,22 +162,81 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         MessageSystemAttributeNames: ["All"],
         MessageAttributeNames: ["All"],
       }),
-      { abortSignal: controller.signal },
     );
     return Messages;
   }
 
+  /** Up to `wanted` messages from concurrent receives of ten; what arrived even if some failed. */
+  async function receiveMany(wanted: number, wait: number): Promise<Message[]> {
+    const calls = Array.from({ length: Math.ceil(wanted / RECEIVE_MAX) }, (_, i) =>
+      receive(Math.min(RECEIVE_MAX, wanted - i * RECEIVE_MAX), wait),
+    );
+    const settled = await Promise.allSettled(calls);
+    const messages = settled.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+    const rejected = settled.find((r) => r.status === "rejected");
+    if (rejected && messages.length === 0) throw rejected.reason;
+    if (rejected && !signal.aborted) options.onError?.(rejected.reason);
+    return messages;
+  }
+
+  /**
+   * A batch as Lambda gathers one: it waits for a first message (one long poll),
+   * then keeps receiving (concurrently, ten per call) until the batch is full or
+   * the batching window has passed; with no window, until the queue has no more.
+   */
   async function gatherBatch(): Promise<Message[]> {
     const batch = await receive(batchSize, waitTimeSeconds);
     if (batch.length === 0) return batch;
     const deadline = Date.now() + windowMs;
-    while (batch.length < batchSize && !controller.signal.aborted) {
-      const remaining = deadline - Date.now();
-      const more = await receive(batchSize - batch.length, remaining >= 1000 ? 1 : 0);
-      batch.push(...more);
-      if (more.length === 0 && Date.now() >= deadline) break;
+    while (batch.length < batchSize && !signal.aborted) {
+      const wanted = batchSize - batch.length;
+      try {
+        let more = await receiveMany(wanted, 0);
+        const remaining = deadline - Date.now();
+        if (more.length === 0) {
+          if (remaining <= 0) break;
+          // Nothing queued within the window: wait for more, without spinning on empty receives.
+          if (remaining >= 1000) more = await receive(wanted, 1);
+          else await sleep(Math.min(remaining, 20), signal);
+        }
+        batch.push(...more);
+      } catch (error) {
+        // The batch so far goes to the handler; the error to the log.
+        if (!signal.aborted) options.onError?.(error);
+        break;
+      }
     }
     return batch;
+  }
+
+  async function deleteMessages(messages: Message[]): Promise<void> {
+    await Promise.all(
+      batchesOfTen(messages).map((chunk) =>
+        options.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        ),
+      ),
+    );
+  }
+
+  async function release(messages: Message[]): Promise<void> {
+    await Promise.allSettled(
+      batchesOfTen(messages).map((chunk) =>
+        options.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: chunk.map((m, j) => ({
+              Id: String(j),
+              ReceiptHandle: m.ReceiptHandle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        ),
+      ),
+    );
   }
 
   async function runBatch(messages: Message[]): Promise<void> {
@@ -189,15 +268,8 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     }
     const { failedIds } = outcome;
     const succeeded = messages.filter((m) => !failedIds.has(m.MessageId ?? ""));
-    for (let i = 0; i < succeeded.length; i += RECEIVE_MAX) {
-      const chunk = succeeded.slice(i, i + RECEIVE_MAX);
-      await options.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: options.queueUrl,
-          Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
-        }),
-      );
-    }
+    // The failed records are left alone: they reappear after the visibility timeout.
+    await deleteMessages(succeeded);
     processed += succeeded.length;
     failed += failedIds.size;
     options.onBatch?.({
@@ -209,24 +281,47 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     });
   }
 
+  // Batches in the handler (or deleting), bounded by the concurrency.
+  const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+
   async function poller(): Promise<void> {
-    while (!controller.signal.aborted) {
+    while (!signal.aborted) {
+      // A batch being gathered counts as in flight: its messages are already invisible.
+      while (inFlight.size >= concurrency && !signal.aborted) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+      }
+      if (signal.aborted) return;
+      let batch: Message[];
       try {
-        const batch = await gatherBatch();
-        if (batch.length > 0) await runBatch(batch);
+        batch = await gatherBatch();
       } catch (error) {
-        if (controller.signal.aborted) return;
+        if (signal.aborted) return;
         options.onError?.(error);
         // The queue is unreachable: back off like the event source mapping does.
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500, signal);
+        continue;
       }
+      if (batch.length === 0) continue;
+      if (signal.aborted) {
+        // Stopped while gathering: what was received becomes visible again at once,
+        // rather than after the visibility timeout, for the next start to take.
+        await release(batch);
+        return;
+      }
+      const run = runBatch(batch)
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(() => {
+          inFlight.delete(run);
+          slotFreed?.();
+        });
+      inFlight.add(run);
     }
   }
 
-  const pollers = Array.from(
-    { length: options.concurrency ?? LOCAL_STACK_SETTINGS.consumerMaxConcurrency },
-    () => poller(),
-  );
+  const polling = concurrency > 0 ? poller() : Promise.resolve();
 
   return {
     get processed() {
@@ -237,9 +332,32 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     },
     async stop() {
       controller.abort();
-      await Promise.allSettled(pollers);
+      slotFreed?.();
+      await polling.catch(() => {});
+      // The batches already in the handler finish, and their records are deleted.
+      await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/** SQS batch calls take at most ten entries. */
+function batchesOfTen(messages: Message[]): Message[][] {
+  return Array.from({ length: Math.ceil(messages.length / RECEIVE_MAX) }, (_, i) =>
+    messages.slice(i * RECEIVE_MAX, (i + 1) * RECEIVE_MAX),
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 class InvocationTimeout extends Error {

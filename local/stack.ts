@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
-import type { GatewaySettings } from "./gateway.js";
+import { type GatewaySettings, stackGatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
 import { localPaymentEnv } from "./payments.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
@@ -103,7 +103,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
   try {
     // The payment webhook's signing secret: the local simulated provider's.
-    const env = { ...services.env(), ...localPaymentEnv(), ...LOCAL_REPAIR_ENV };
+    // ADMIN_SCOPE: the handlers check the scope the local gateway requires (cdk.json's adminScope).
+    const env: Record<string, string> = {
+      ...services.env(),
+      ...localPaymentEnv(),
+      ...LOCAL_REPAIR_ENV,
+      ADMIN_SCOPE: { ...stackGatewaySettings(), ...options.gateway }.adminScope,
+    };
     // The handlers read their configuration from the environment at cold start, as in Lambda.
     Object.assign(process.env, env, {
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { localJwtSettings, signLocalToken } from "../local/auth.js";
+import { stackGatewaySettings } from "../local/gateway.js";
 
 /**
  * npm run token -- --sub alice [--admin] [--ttl 3600]
@@ -20,7 +21,11 @@ if (!values.sub) {
   );
   process.exit(2);
 }
-const scopes = [...(values.admin ? ["admin"] : []), ...(values.scope ?? [])];
+// --admin: the scope the admin routes require (cdk.json's adminScope, `admin` by default).
+const scopes = [
+  ...(values.admin ? [stackGatewaySettings().adminScope] : []),
+  ...(values.scope ?? []),
+];
 console.log(
   await signLocalToken(
     { sub: values.sub, scopes, expiresInSeconds: Number(values.ttl) },

@@ -98,6 +98,14 @@ export class ForbiddenError extends DomainError {
   }
 }
 
+/** An HTTP request without the edge's origin header (lib/constructs/edge.ts). */
+export class OriginNotAllowedError extends DomainError {
+  readonly code = "ORIGIN_NOT_ALLOWED";
+  constructor() {
+    super(OUTCOMES.ORIGIN_NOT_ALLOWED.message);
+  }
+}
+
 export class StockBelowSoldError extends DomainError {
   readonly code = "STOCK_BELOW_SOLD";
   constructor(

@@ -31,6 +31,11 @@ export const OUTCOMES = {
   UNAUTHORIZED: { status: 401, message: "A valid bearer token is required" },
   INVALID_IDENTITY: { status: 401, message: "The token's sub claim is not a usable buyer id" },
   FORBIDDEN: { status: 403, message: "This operation requires a scope the token lacks" },
+  /** The edge's origin header is missing or wrong: the request came around CloudFront and WAF. */
+  ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    message: "Requests must come through the API's public endpoint",
+  },
   SALE_NOT_FOUND: { status: 404, message: "The sale does not exist" },
   ORDER_NOT_FOUND: { status: 404, message: "The order does not exist" },
   NOT_FOUND: { status: 404, message: "Not found" },

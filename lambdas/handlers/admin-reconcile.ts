@@ -7,7 +7,7 @@ import { reconcileSale } from "../domain/reconcile.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { reconcileRequestSchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
-import { pathParameter, requireScope, validBody } from "../http/request.js";
+import { pathParameter, requireAdmin, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readDatabaseConfig, readQueuesConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
@@ -24,7 +24,7 @@ const deps = reconcileDeps({
 
 /** POST /admin/sales/{saleId}/reconcile (admin): the reconcile report, optionally repairing. */
 export const handler = httpHandler(async (event) => {
-  const adminId = requireScope(event, "admin");
+  const adminId = requireAdmin(event);
   const saleId = pathParameter(event, "saleId", saleIdSchema);
   const { repair, graceSeconds } = validBody(event, reconcileRequestSchema);
   // Each order's repair fails alone inside the report; what is left is Redis,

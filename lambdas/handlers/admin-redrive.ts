@@ -3,7 +3,7 @@ import { redrive } from "../adapters/sqs/redrive.js";
 import { ServiceUnavailableError } from "../domain/errors.js";
 import { redriveRequestSchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
-import { requireScope, validBody } from "../http/request.js";
+import { requireAdmin, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readQueuesConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
@@ -18,7 +18,7 @@ const sqs = createSqsClient(queues.sqs);
  * such bound.
  */
 export const handler = httpHandler(async (event) => {
-  const adminId = requireScope(event, "admin");
+  const adminId = requireAdmin(event);
   const { max } = validBody(event, redriveRequestSchema);
   const result = await redrive(sqs, queues.deadLetterQueueUrl, queues.ordersQueueUrl, {
     max,

@@ -4,7 +4,7 @@ import { SaleNotFoundError } from "../domain/errors.js";
 import { saleIdSchema } from "../domain/sale.js";
 import { saleControlsRequestSchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
-import { pathParameter, requireScope, validBody } from "../http/request.js";
+import { pathParameter, requireAdmin, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
@@ -18,7 +18,7 @@ const reservations = new RedisSaleStore(await createRedisClient(readRedisConfig(
  * answer is the sale as it now is (as GET /sales/{saleId} shows it).
  */
 export const handler = httpHandler(async (event) => {
-  const adminId = requireScope(event, "admin");
+  const adminId = requireAdmin(event);
   const saleId = pathParameter(event, "saleId", saleIdSchema);
   const { paused } = validBody(event, saleControlsRequestSchema);
   if (!(await reservations.setPaused(saleId, paused))) throw new SaleNotFoundError(saleId);

@@ -9,7 +9,7 @@ import { saleIdSchema } from "../domain/sale.js";
 import { saleStats } from "../domain/sale-stats.js";
 import { saleStatsQuerySchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
-import { pathParameter, requireScope, validQuery } from "../http/request.js";
+import { pathParameter, requireAdmin, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readSaleStatsConfig } from "../platform/config.js";
 
@@ -28,7 +28,7 @@ const deps = {
  * dashboard, polled about once a second. See lambdas/domain/sale-stats.ts.
  */
 export const handler = httpHandler(async (event) => {
-  requireScope(event, "admin");
+  requireAdmin(event);
   const saleId = pathParameter(event, "saleId", saleIdSchema);
   const { window } = validQuery(event, saleStatsQuerySchema);
   const view = await saleStats(deps, saleId, { windowMs: window * 1000 });

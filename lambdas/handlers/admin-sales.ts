@@ -4,7 +4,7 @@ import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { recentSales } from "../domain/recent-sales.js";
 import { recentSalesQuerySchema } from "../http/admin-schemas.js";
 import { httpHandler } from "../http/http-handler.js";
-import { requireScope, validQuery } from "../http/request.js";
+import { requireAdmin, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 
@@ -13,7 +13,7 @@ const deps = { index: new RedisRecentSalesIndex(redis), reservations: new RedisS
 
 /** GET /admin/sales (admin): the most recently created sales, newest first, with their stock. */
 export const handler = httpHandler(async (event) => {
-  requireScope(event, "admin");
+  requireAdmin(event);
   const { limit } = validQuery(event, recentSalesQuerySchema);
   const sales = await recentSales(deps, limit, Date.now());
   return json(200, { sales }, { "cache-control": "no-store" });

@@ -3,7 +3,7 @@ import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { upsertSale } from "../domain/upsert-sale.js";
 import { httpHandler } from "../http/http-handler.js";
-import { requireScope, validBody } from "../http/request.js";
+import { requireAdmin, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { saleDefinitionSchema } from "../http/schemas.js";
 import { readRedisConfig } from "../platform/config.js";
@@ -18,7 +18,7 @@ const deps = {
 
 /** POST /sales (admin scope): create a sale (201), or restock/reschedule it (200). */
 export const handler = httpHandler(async (event) => {
-  const adminId = requireScope(event, "admin");
+  const adminId = requireAdmin(event);
   const definition = validBody(event, saleDefinitionSchema);
   const { created, sale } = await upsertSale(deps, definition, Date.now());
   logger.info(`sale ${created ? "created" : "updated"}`, {

@@ -1,9 +1,10 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { APIGatewayProxyResultV2, Context } from "aws-lambda";
+import { readOriginVerifySecret } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
 import { authenticated } from "./authenticated.js";
-import { httpErrors, jsonBody } from "./middleware.js";
+import { httpErrors, jsonBody, originVerified } from "./middleware.js";
 import type { HttpEvent } from "./request.js";
 
 /**
@@ -15,11 +16,14 @@ export const MAX_BODY_BYTES = 4 * 1024;
 /** A payment provider's webhook event can be far larger than an API request (Stripe's reach tens of KB). */
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
+/** Read once per container: the edge's origin header value, when the stack has an edge. */
+const ORIGIN_SECRET = readOriginVerifySecret();
+
 export type HttpRoute = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
 
 /**
  * The middleware chain every HTTP handler shares: log context, error
- * rendering, identity (unless the route is public), then the size-limited
+ * rendering, the edge's origin header (when the stack has an edge), identity (unless the route is public), then the size-limited
  * JSON body.
  */
 export function httpHandler(
@@ -29,6 +33,7 @@ export function httpHandler(
   const chain = middy<HttpEvent, APIGatewayProxyResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors());
+  if (ORIGIN_SECRET !== undefined) chain.use(originVerified(ORIGIN_SECRET));
   if (!options.public) chain.use(authenticated());
   return chain.use(jsonBody(options.maxBodyBytes ?? MAX_BODY_BYTES)).handler(route);
 }

@@ -1,6 +1,11 @@
+import { timingSafeEqual } from "node:crypto";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
-import { MalformedJsonError, PayloadTooLargeError } from "../domain/errors.js";
+import {
+  MalformedJsonError,
+  OriginNotAllowedError,
+  PayloadTooLargeError,
+} from "../domain/errors.js";
 import { logger } from "../platform/logger.js";
 import { DomainError, domainErrorResponse, INTERNAL_ERROR_RESPONSE } from "./error-mapping.js";
 
@@ -57,6 +62,31 @@ export function httpErrors<E extends APIGatewayProxyEventV2>(): HttpMiddleware<E
       }
       logger.error("unhandled error", error instanceof Error ? error : String(error));
       request.response = INTERNAL_ERROR_RESPONSE;
+    },
+  };
+}
+
+/** The header CloudFront adds to every request it forwards (lib/constructs/edge.ts). */
+export const ORIGIN_VERIFY_HEADER = "x-origin-verify";
+
+/**
+ * Behind the edge: refuses (403 ORIGIN_NOT_ALLOWED) a request whose origin header is not
+ * the edge's secret, i.e. one sent to the execute-api URL directly, around WAF. HTTP APIs
+ * take no WAF and no resource policy, so the function checks; it costs one constant-time
+ * compare of a few dozen bytes, no I/O: the buy path stays one Redis call and one SQS send.
+ * Without an edge (and in the local stack) the handlers do not use it at all.
+ */
+export function originVerified<E extends APIGatewayProxyEventV2>(
+  secret: string,
+): HttpMiddleware<E> {
+  const expected = Buffer.from(secret, "utf8");
+  return {
+    before: (request) => {
+      const given = request.event.headers?.[ORIGIN_VERIFY_HEADER];
+      const actual = Buffer.from(given ?? "", "utf8");
+      if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
+        throw new OriginNotAllowedError();
+      }
     },
   };
 }

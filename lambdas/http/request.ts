@@ -7,6 +7,7 @@ import {
   InvalidRequestError,
   UnauthorizedError,
 } from "../domain/errors.js";
+import { readAdminScope } from "../platform/config.js";
 import type { ParsedBody } from "./middleware.js";
 import { tokenScopes } from "./scopes.js";
 
@@ -44,6 +45,14 @@ export function callerId(event: HttpEvent): string {
 /** OAuth 2.0 scopes of the caller (`scope` or `scp`, see scopes.ts). */
 export function callerScopes(event: HttpEvent): Set<string> {
   return tokenScopes(claimsOf(event));
+}
+
+/** The configured admin scope (ADMIN_SCOPE), read once per container. */
+const ADMIN_SCOPE = readAdminScope();
+
+/** The caller, who must hold the admin scope (the stack's `adminScope`). */
+export function requireAdmin(event: HttpEvent): string {
+  return requireScope(event, ADMIN_SCOPE);
 }
 
 export function requireScope(event: HttpEvent, scope: string): string {

@@ -17,3 +17,16 @@ export function tokenScopes(claims: Record<string, unknown> | undefined): Set<st
       .filter(Boolean),
   );
 }
+
+/**
+ * The role name lambdas/registry.ts writes on the admin routes. The scope a token
+ * must hold for it is a setting (`adminScope` in cdk.json, ADMIN_SCOPE for the
+ * handlers), since identity providers name scopes their own way: Cognito
+ * `<resource-server>/<scope>`, e.g. `flash-sale/admin`.
+ */
+export const ADMIN_ROLE = "admin";
+
+/** A route's scopes with the admin role replaced by the configured admin scope. */
+export function resolveScopes(scopes: readonly string[], adminScope: string): string[] {
+  return scopes.map((scope) => (scope === ADMIN_ROLE ? adminScope : scope));
+}

@@ -262,3 +262,24 @@ export function readRepairOrdersConfig(env: Env = process.env): RepairOrdersConf
     lockTtlMs: integer(env, "REPAIR_LOCK_TTL_SECONDS", 300, 1, 900) * 1000,
   };
 }
+
+/**
+ * The scope the admin routes require (the stack's `adminScope`; Cognito's form
+ * `<resource-server>/<scope>` included), checked again by the handlers behind
+ * API Gateway's authorizer. Defaults to `admin`.
+ */
+export function readAdminScope(env: Env = process.env): string {
+  const scope = optional(env, "ADMIN_SCOPE") ?? "admin";
+  if (!/^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/.test(scope)) {
+    throw new ConfigError(`Environment variable ADMIN_SCOPE is not one OAuth scope: "${scope}"`);
+  }
+  return scope;
+}
+
+/**
+ * The edge's origin header (CloudFront adds it; lib/constructs/edge.ts): when set, an HTTP
+ * request without it came around the edge and is refused. Unset off AWS and without the edge.
+ */
+export function readOriginVerifySecret(env: Env = process.env): string | undefined {
+  return optional(env, "ORIGIN_VERIFY_SECRET");
+}

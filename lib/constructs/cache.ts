@@ -21,6 +21,15 @@ export interface CacheProps {
   shards: number;
   engineVersion: string;
   stage: string;
+  /** Cluster mode, chosen at creation (lib/config.ts refuses shards > 1 without it). */
+  clusterMode?: boolean;
+  /** A final snapshot when the group is deleted (CloudFormation DeletionPolicy Snapshot). */
+  finalSnapshot?: boolean;
+  /** Weekly maintenance window (UTC, ddd:hh:mm-ddd:hh:mm) and daily snapshot window (hh:mm-hh:mm). */
+  maintenanceWindow?: string;
+  snapshotWindow?: string;
+  /** Of the AUTH token secret. */
+  secretRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -44,14 +53,14 @@ export class Cache extends Construct implements IConnectable {
 
   constructor(scope: Construct, id: string, props: CacheProps) {
     super(scope, id);
-    this.clusterMode = props.shards > 1;
+    this.clusterMode = props.clusterMode ?? props.shards > 1;
 
     // The AUTH token is the secret's whole SecretString: 64 letters and digits
     // (ElastiCache forbids some punctuation; length beats symbols anyway).
     this.authToken = new Secret(this, "AuthToken", {
       description: `Flash Sale (${props.stage}): AUTH token of the Valkey replication group`,
       generateSecretString: { excludePunctuation: true, includeSpace: false, passwordLength: 64 },
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.secretRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     Validations.of(this.authToken).acknowledge({
       id: "AwsSolutions-SMG4",
@@ -93,7 +102,15 @@ export class Cache extends Construct implements IConnectable {
       securityGroupIds: [securityGroup.securityGroupId],
       autoMinorVersionUpgrade: true,
       snapshotRetentionLimit: 1,
+      preferredMaintenanceWindow: props.maintenanceWindow,
+      snapshotWindow: props.snapshotWindow,
     });
+    if (this.clusterMode) {
+      // A change of NumNodeGroups adds or removes shards in place (online resharding)
+      // instead of replacing the group, which would start it empty.
+      this.replicationGroup.cfnOptions.updatePolicy = { useOnlineResharding: true };
+    }
+    if (props.finalSnapshot) this.replicationGroup.applyRemovalPolicy(RemovalPolicy.SNAPSHOT);
     this.replicationGroup.addResourceDependency(subnetGroup);
     Validations.of(this.replicationGroup).acknowledge({
       id: "AwsSolutions-AEC5",

@@ -29,7 +29,18 @@ export interface DatabaseProps {
   deletionProtection: boolean;
   logRetention: RetentionDays;
   stage: string;
+  /** RDS Proxy ConnectionBorrowTimeout; below the functions' timeout (lib/config.ts). */
+  borrowTimeoutSeconds?: number;
+  /** The VPC's zones, in order: the writer goes in the first, reader i in zone i + 1 (mod n). */
+  availabilityZones?: string[];
+  maintenanceWindow?: string;
+  backupWindow?: string;
+  logRemovalPolicy?: RemovalPolicy;
+  /** Of the generated credentials' secret (RETAIN in prod: a restored snapshot needs them). */
+  secretRemovalPolicy?: RemovalPolicy;
 }
+
+type CfnResourceOwner = { applyRemovalPolicy(policy: RemovalPolicy): void };
 
 export const DATABASE_NAME = "flashsale";
 export const DATABASE_PORT = 5432;
@@ -66,10 +77,14 @@ export class Database extends Construct implements IConnectable {
     // The log group RDS exports to, created first with a retention (instead of
     // cloudwatchLogsRetention, which adds a custom-resource Lambda to set it).
     const clusterIdentifier = `flash-sale-${props.stage}`;
+    const zones =
+      props.readers > 0 && props.availabilityZones && props.availabilityZones.length > 1
+        ? props.availabilityZones
+        : undefined;
     const postgresLogs = new LogGroup(this, "PostgresLogs", {
       logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
 
     this.connections = new Connections({
@@ -85,10 +100,21 @@ export class Database extends Construct implements IConnectable {
       credentials: Credentials.fromGeneratedSecret("flashsale_admin"),
       defaultDatabaseName: DATABASE_NAME,
       port: DATABASE_PORT,
-      writer: ClusterInstance.serverlessV2("Writer", { autoMinorVersionUpgrade: true }),
+      // With readers, each instance is pinned to a zone so a reader never shares the writer's.
+      // (Pinning replaces the writer once on a stack that had none: a failover-like blip.)
+      writer: ClusterInstance.serverlessV2("Writer", {
+        autoMinorVersionUpgrade: true,
+        availabilityZone: zones ? zones[0] : undefined,
+        preferredMaintenanceWindow: props.maintenanceWindow,
+      }),
       readers: Array.from({ length: props.readers }, (_, i) =>
-        ClusterInstance.serverlessV2(`Reader${i + 1}`, { scaleWithWriter: true }),
+        ClusterInstance.serverlessV2(`Reader${i + 1}`, {
+          scaleWithWriter: true,
+          availabilityZone: zones ? zones[(i + 1) % zones.length] : undefined,
+          preferredMaintenanceWindow: props.maintenanceWindow,
+        }),
       ),
+      preferredMaintenanceWindow: props.maintenanceWindow,
       serverlessV2MinCapacity: props.minCapacity,
       serverlessV2MaxCapacity: props.maxCapacity,
       vpc: props.vpc,
@@ -98,12 +124,17 @@ export class Database extends Construct implements IConnectable {
       iamAuthentication: true,
       deletionProtection: props.deletionProtection,
       removalPolicy: RemovalPolicy.SNAPSHOT,
-      backup: { retention: Duration.days(7) },
+      backup: { retention: Duration.days(7), preferredWindow: props.backupWindow },
       cloudwatchLogsExports: ["postgresql"],
     });
     this.cluster.node.addDependency(postgresLogs);
     if (!this.cluster.secret) throw new Error("the cluster has no generated secret");
     this.secret = this.cluster.secret;
+    if (props.secretRemovalPolicy) {
+      (this.cluster.node.findChild("Secret") as unknown as CfnResourceOwner).applyRemovalPolicy(
+        props.secretRemovalPolicy,
+      );
+    }
 
     // cluster.secret is the attachment; the generated secret is the cluster's "Secret" child.
     Validations.of(this.cluster.node.findChild("Secret")).acknowledge({
@@ -130,7 +161,7 @@ export class Database extends Construct implements IConnectable {
       vpcSubnets: props.subnets,
       securityGroups: [proxySecurityGroup],
       requireTLS: true,
-      borrowTimeout: Duration.seconds(30),
+      borrowTimeout: Duration.seconds(props.borrowTimeoutSeconds ?? 30),
       maxConnectionsPercent: 90,
     });
     clusterSecurityGroup.addIngressRule(

@@ -27,13 +27,15 @@ export interface FlashSaleFunctionProps {
   vpcSubnets?: SubnetSelection;
   securityGroups?: ISecurityGroup[];
   reservedConcurrentExecutions?: number;
+  /** Of its log group (RETAIN in prod). */
+  logRemovalPolicy?: RemovalPolicy;
 }
 
 export class FlashSaleFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: FlashSaleFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     super(scope, id, {
       entry: props.entry,

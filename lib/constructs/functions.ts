@@ -4,9 +4,11 @@ import { Peer, Port, SecurityGroup } from "aws-cdk-lib/aws-ec2";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { ADMIN_ROLE } from "../../lambdas/http/scopes.js";
 import { dashboardFiles, luaScripts, sqlMigrations } from "../bundling.js";
 import type { StackSettings } from "../config.js";
 import { DASHBOARD_HANDLER, type HandlerSpec } from "../handlers.js";
+import { dataRemovalPolicy } from "../removal.js";
 import type { Cache } from "./cache.js";
 import type { Database } from "./database.js";
 import {
@@ -16,6 +18,9 @@ import {
 } from "./flash-sale-function.js";
 import type { Network } from "./network.js";
 import type { OrdersQueue } from "./orders-queue.js";
+
+/** The migration function runs DDL for up to its 300 s timeout; its statements may take most of it. */
+export const MIGRATE_STATEMENT_TIMEOUT_MS = 240_000;
 
 /** The real AWS backends: functions run in the VPC and get secrets, not passwords. */
 export interface AwsBackends {
@@ -47,6 +52,8 @@ export interface FunctionsProps {
   orders: OrdersQueue;
   backends: AwsBackends | LocalBackends;
   logRetention: RetentionDays;
+  /** The edge's origin header value (a dynamic reference): every HTTP function checks it. */
+  originVerifySecret?: string;
 }
 
 /** Entry of the LocalStack REST adapter; `flash-sale-route-handler` is aliased to the real handler. */
@@ -86,6 +93,10 @@ export class Functions extends Construct {
           environment.DATABASE_NAME = backends.database.name;
           environment.DATABASE_SECRET_ARN = backends.database.secret.secretArn;
           environment.DATABASE_SSL = "true";
+          // Below the proxy's borrow timeout, which is below the function's (lib/config.ts).
+          environment.DATABASE_STATEMENT_TIMEOUT_MS = String(
+            spec.kind === "migrate" ? MIGRATE_STATEMENT_TIMEOUT_MS : settings.dbStatementTimeoutMs,
+          );
         } else {
           environment.DATABASE_URL = backends.databaseUrl;
           environment.DATABASE_SSL = "false";
@@ -107,6 +118,13 @@ export class Functions extends Construct {
           environment.PAYMENT_WEBHOOK_SECRET =
             backends.paymentWebhookSecret ?? "whsec_local_flash_sale_development";
         }
+      }
+
+      if (spec.routes.some((route) => route.scopes.includes(ADMIN_ROLE))) {
+        environment.ADMIN_SCOPE = settings.adminScope;
+      }
+      if (spec.kind === "http" && props.originVerifySecret !== undefined) {
+        environment.ORIGIN_VERIFY_SECRET = props.originVerifySecret;
       }
 
       const define: Record<string, string> = { __LUA_SCRIPTS__: lua };
@@ -155,6 +173,7 @@ export class Functions extends Construct {
         memorySize: sizes.memory,
         environment,
         logRetention: props.logRetention,
+        logRemovalPolicy: dataRemovalPolicy(settings.retainData),
         bundling: { define, aliases, bundleAwsSdk: settings.bundleAwsSdk },
         ...network,
         reservedConcurrentExecutions:

@@ -1,6 +1,8 @@
-import { RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import {
+  type CfnStage,
+  CorsHttpMethod,
   HttpApi,
   type HttpMethod,
   type HttpStage,
@@ -11,6 +13,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { ADMIN_ROLE, resolveScopes } from "../../lambdas/http/scopes.js";
 import type { HttpRouteDefinition } from "../../lambdas/registry.js";
 
 export interface FlashSaleHttpApiProps {
@@ -23,6 +26,21 @@ export interface FlashSaleHttpApiProps {
   throttleRateLimit: number;
   throttleBurstLimit: number;
   logRetention: RetentionDays;
+  /** The scope the admin role of lambdas/registry.ts stands for (default `admin`). */
+  adminScope?: string;
+  /** Per-route throttles (stage RouteSettings): the public GET routes, and the admin routes. */
+  publicThrottle?: { rateLimit: number; burstLimit: number };
+  adminThrottle?: { rateLimit: number; burstLimit: number };
+  /** Storefront origins allowed by CORS; empty or absent: no CORS configuration. */
+  corsOrigins?: string[];
+  logRemovalPolicy?: RemovalPolicy;
+}
+
+/** Which per-route throttle a route gets: admin routes, public reads, or the stage's (buy, webhook, orders). */
+export function throttleClass(route: HttpRouteDefinition): "admin" | "public" | "stage" {
+  if (route.scopes.includes(ADMIN_ROLE)) return "admin";
+  if (route.authorization === "none" && route.routeKey.startsWith("GET ")) return "public";
+  return "stage";
 }
 
 /** `POST /sales/{saleId}/buy` -> method and path; throws on anything else. */
@@ -49,11 +67,22 @@ export class FlashSaleHttpApi extends Construct {
       apiName: `flash-sale-${props.stage}`,
       description: "Flash Sale Engine public API",
       createDefaultStage: false,
+      // A storefront on another origin: API Gateway answers the preflight itself.
+      corsPreflight:
+        props.corsOrigins && props.corsOrigins.length > 0
+          ? {
+              allowOrigins: props.corsOrigins,
+              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+              allowHeaders: ["authorization", "content-type", "idempotency-key"],
+              exposeHeaders: ["retry-after"],
+              maxAge: Duration.minutes(10),
+            }
+          : undefined,
     });
 
     this.accessLogs = new LogGroup(this, "AccessLogs", {
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.stage = this.api.addStage("DefaultStage", {
       stageName: "$default",
@@ -101,7 +130,9 @@ export class FlashSaleHttpApi extends Construct {
         integration,
         authorizer: route.authorization === "jwt" ? authorizer : undefined,
         authorizationScopes:
-          route.authorization === "jwt" && route.scopes.length > 0 ? [...route.scopes] : undefined,
+          route.authorization === "jwt" && route.scopes.length > 0
+            ? resolveScopes(route.scopes, props.adminScope ?? ADMIN_ROLE)
+            : undefined,
       });
       if (route.authorization === "none" && created) {
         Validations.of(created).acknowledge({
@@ -110,6 +141,41 @@ export class FlashSaleHttpApi extends Construct {
         });
       }
     }
+
+    // Per-route throttles: a flood of public reads or of admin calls cannot spend the
+    // stage's bucket that the buy route needs.
+    const routeSettings: Record<
+      string,
+      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
+    > = {};
+    for (const route of props.routes) {
+      const kind = throttleClass(route);
+      const limits =
+        kind === "admin"
+          ? props.adminThrottle
+          : kind === "public"
+            ? props.publicThrottle
+            : undefined;
+      if (limits) {
+        routeSettings[route.routeKey] = {
+          ThrottlingRateLimit: limits.rateLimit,
+          ThrottlingBurstLimit: limits.burstLimit,
+        };
+      }
+    }
+    if (Object.keys(routeSettings).length > 0) {
+      const cfnStage = this.stage.node.defaultChild as CfnStage;
+      cfnStage.routeSettings = routeSettings;
+      // RouteSettings name routes that must exist first.
+      for (const child of this.api.node.children) {
+        if (child.node.id !== "DefaultStage") cfnStage.node.addDependency(child);
+      }
+    }
+  }
+
+  /** The API's host name, `<api id>.execute-api.<region>.amazonaws.com` (the edge's origin). */
+  get domainName(): string {
+    return `${this.api.apiId}.execute-api.${this.api.stack.region}.${this.api.stack.urlSuffix}`;
   }
 
   /** `https://<api id>.execute-api.<region>.amazonaws.com/` */

@@ -12,6 +12,7 @@ export interface MigrationsProps {
   /** Anything that should trigger a re-run when it changes (endpoint, nonce). */
   triggers: Record<string, string>;
   logRetention: RetentionDays;
+  logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -30,7 +31,7 @@ export class Migrations extends Construct {
       onEventHandler: props.handler,
       logGroup: new LogGroup(this, "ProviderLogs", {
         retention: props.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
       }),
     });
     // The provider framework's own function (CDK code, outside the VPC) only

@@ -12,7 +12,10 @@ import { Construct } from "constructs";
 
 export interface NetworkProps {
   maxAzs: number;
+  /** Explicit zone names (lib/config.ts: required for more than two on an environment-agnostic stack). */
+  availabilityZones?: string[];
   logRetention: RetentionDays;
+  removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -31,10 +34,12 @@ export class Network extends Construct {
 
     const flowLogs = new LogGroup(this, "FlowLogs", {
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.vpc = new Vpc(this, "Vpc", {
-      maxAzs: props.maxAzs,
+      ...(props.availabilityZones
+        ? { availabilityZones: props.availabilityZones }
+        : { maxAzs: props.maxAzs }),
       natGateways: 0,
       subnetConfiguration: [
         { name: "app", subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },

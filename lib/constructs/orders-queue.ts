@@ -1,4 +1,4 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { queueVisibilityTimeoutSeconds } from "../config.js";
@@ -10,6 +10,8 @@ export interface OrdersQueueProps {
   batchingWindowSeconds: number;
   /** Receives before a message is moved to the DLQ. */
   maxReceiveCount: number;
+  /** Of both queues (RETAIN in prod: accepted orders may still be in them). */
+  removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -29,6 +31,7 @@ export class OrdersQueue extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: "AwsSolutions-SQS3",
@@ -42,6 +45,7 @@ export class OrdersQueue extends Construct {
       visibilityTimeout: OrdersQueue.visibilityTimeout(props),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+      removalPolicy: props.removalPolicy,
     });
   }
 

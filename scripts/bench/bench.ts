@@ -606,6 +606,26 @@ try {
           .join(", ")}`,
       );
     }
+    // One more burst round, profiled: new connections, cold tokens, a sale selling out.
+    const race = await prepareRace("ours", "burst-profile");
+    const file = join(PROFILE_DIR, "stack-burst.cpuprofile");
+    say(`CPU profile of the stack, one burst round of ${BUYERS} buyers ...`);
+    await stack.request({ type: "profile-start" }, "profile-started");
+    const burst = fromOneShot(
+      await oneShot({
+        baseUrl: urlOf("ours"),
+        count: BUYERS,
+        build: oneShotRequest("ours", race.saleId, `burst-${runId}-profile`),
+      }),
+    );
+    await stack.request({ type: "profile-stop", file }, "profile-written", 60_000);
+    const summary = summarizeProfile(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, 15);
+    say(
+      `  profiled burst p99 ${burst.latencyMs.p99} ms; top packages: ${summary.byPackage
+        .slice(0, 5)
+        .map((p) => `${p.name} ${p.percent}%`)
+        .join(", ")}`,
+    );
   }
 
   // 5. The consumer: drain what the buy path queued into Postgres.

@@ -113,6 +113,7 @@ describe("Cache", () => {
         jwtIssuer: "https://issuer.test/",
         jwtAudience: "flash-sale-api",
         cacheShards: "3",
+        cacheClusterMode: "true",
       },
     });
     const clustered = templateOf(stack);
@@ -484,6 +485,8 @@ describe("Functions", () => {
         DATABASE_NAME: "flashsale",
         DATABASE_SECRET_ARN: { Ref: backends(template).databaseSecret },
         DATABASE_SSL: "true",
+        // Below the proxy's borrow timeout (test/cdk/prod-profile.test.ts checks the order).
+        DATABASE_STATEMENT_TIMEOUT_MS: handler === MIGRATE_HANDLER ? "240000" : "3000",
       });
     });
 

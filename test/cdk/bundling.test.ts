@@ -1,7 +1,13 @@
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dashboardFiles, luaScripts, sqlMigrations } from "../../lib/bundling.js";
+import {
+  BUNDLED_SDK_MODULES,
+  dashboardFiles,
+  luaScripts,
+  runtimeProvidedModules,
+  sqlMigrations,
+} from "../../lib/bundling.js";
 import { handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
 import { PROJECT_ROOT } from "../../lib/paths.js";
 import { bundledAwsApp } from "./support/apps.js";
@@ -102,6 +108,25 @@ describe("Lambda bundles", () => {
   it("use the runtime's AWS SDK rather than bundling it", () => {
     expect(codeOf("buy")).toMatch(/from\s*"@aws-sdk\/client-sqs"/);
     for (const handler of handlers) expect(codeOf(handler), handler).not.toContain("SignatureV4");
+  });
+
+  it("bundle @smithy/node-http-handler from our lockfile, the handler the SQS timeout tests run", () => {
+    const lock = JSON.parse(readFileSync(join(PROJECT_ROOT, "package-lock.json"), "utf8"));
+    const version = lock.packages["node_modules/@smithy/node-http-handler"].version as string;
+    expect(version).toMatch(/^\d+\./);
+    // Not left to the runtime: no import of it survives in any bundle that sends to SQS...
+    for (const handler of ["buy", "expire-holds", "admin-redrive"]) {
+      const code = codeOf(handler);
+      expect(code, handler).not.toMatch(/from\s*"@smithy\/node-http-handler"/);
+      // ...its request-timeout switch is in the bundle itself, and the SQS client stays the runtime's.
+      expect(code, handler).toContain("throwOnRequestTimeout");
+      expect(code, handler).toMatch(/from\s*"@aws-sdk\/client-sqs"/);
+    }
+    // Every other @smithy package of the lockfile, and all of @aws-sdk, stay external.
+    const external = runtimeProvidedModules(PROJECT_ROOT);
+    expect(external).toContain("@aws-sdk/*");
+    for (const bundled of BUNDLED_SDK_MODULES) expect(external).not.toContain(bundled);
+    expect(external.filter((name) => name.startsWith("@smithy/")).length).toBeGreaterThan(0);
   });
 
   it(`keep the buy bundle under ${BUY_BUDGET_BYTES / 1024} KB`, () => {

@@ -18,6 +18,7 @@ describe("readSettings", () => {
   it("parses the strings that -c key=value passes", () => {
     const settings = readSettings({
       stage: "prod",
+      jwtIssuer: "https://issuer.test/",
       jwtAudience: "web, mobile",
       throttleRateLimit: "100.5",
       consumerBatchSize: "10",
@@ -37,7 +38,11 @@ describe("readSettings", () => {
       dbDeletionProtection: true,
     });
     expect(
-      readSettings({ stage: "prod", dbDeletionProtection: "false" }).dbDeletionProtection,
+      readSettings({
+        stage: "prod",
+        jwtIssuer: "https://issuer.test/",
+        dbDeletionProtection: "false",
+      }).dbDeletionProtection,
     ).toBe(false);
   });
 

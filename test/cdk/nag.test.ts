@@ -114,6 +114,32 @@ describe("cdk-nag AwsSolutions", () => {
     }
   });
 
+  it("acknowledges the edge's rules on the distribution and its origin secret only, with reasons (prod)", () => {
+    const { app, stack } = awsApp({
+      context: {
+        stage: "prod",
+        jwtIssuer: "https://issuer.test/",
+        edgeBotControl: "true",
+        edgeBuyChallenge: "challenge",
+        corsOrigins: "https://shop.example.com",
+      },
+    });
+    expect(violations(app)).toEqual([]);
+    const acknowledged = acknowledgments(stack);
+    for (const rule of ["AwsSolutions-CFR1", "AwsSolutions-CFR3", "AwsSolutions-CFR4"]) {
+      expect(
+        acknowledged.get(rule)?.map((p) => p.where),
+        rule,
+      ).toEqual(["Edge/Distribution"]);
+    }
+    expect(acknowledged.get("AwsSolutions-SMG4")?.map((p) => p.where)).toContain(
+      "EdgeOriginSecret",
+    );
+    for (const places of acknowledged.values()) {
+      for (const { reason } of places) expect(reason.length).toBeGreaterThan(40);
+    }
+  });
+
   it("fails the synth of an app when a rule is broken and not acknowledged", () => {
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
     const stack = new Stack(app, "Broken");

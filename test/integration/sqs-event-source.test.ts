@@ -235,3 +235,48 @@ describe("local SQS event source: partial batch responses as Lambda documents th
     });
   });
 });
+
+describe("local SQS event source: stopping", () => {
+  it("leaves no message invisible: what a receive brings after stop() is visible again at once", async () => {
+    const { QueueUrl: queueUrl = "" } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `stop-${randomUUID().slice(0, 8)}`,
+        // Long enough that a stranded message would still be invisible when we look.
+        Attributes: { VisibilityTimeout: "60" },
+      }),
+    );
+    queues.push(queueUrl);
+    const handled: string[] = [];
+    const source = startSqsEventSource({
+      sqs,
+      queueUrl,
+      handler: async (event) => {
+        handled.push(...event.Records.map((r) => r.body));
+        return undefined;
+      },
+      batchSize: 10,
+      batchingWindowMs: 0,
+      concurrency: 2,
+      waitTimeSeconds: 1,
+    });
+    // The poller is in a long poll of the empty queue: stop, then send while that poll waits.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stopped = source.stop();
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: ["x", "y", "z"].map((body) => ({ Id: body, MessageBody: body })),
+      }),
+    );
+    await stopped;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    // Every message is either handled (and deleted) or back in the queue: none stranded in flight.
+    expect(Attributes?.ApproximateNumberOfMessagesNotVisible).toBe("0");
+    expect(handled.length + Number(Attributes?.ApproximateNumberOfMessages)).toBe(3);
+  });
+});
