@@ -77,6 +77,9 @@ export const OPENAPI_HANDLER = "openapi";
 export const EXPIRE_HOLDS_HANDLER = "expire-holds";
 /** How often the schedule runs the sweeper in AWS (EventBridge Scheduler's finest rate). */
 export const EXPIRE_HOLDS_RATE_MINUTES = 1;
+/** Finishes orders left without a row (stale reservations, confirmations); every minute in AWS. */
+export const REPAIR_ORDERS_HANDLER = "repair-orders";
+export const REPAIR_ORDERS_RATE_MINUTES = 1;
 
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
@@ -110,6 +113,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     routes: [jwt("POST /admin/sales/{saleId}/reconcile", "admin")],
     // Compares Redis, Postgres and the queue depths.
     access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
+  },
+  {
+    name: "admin-sale-controls",
+    kind: "http",
+    routes: [jwt("POST /admin/sales/{saleId}/controls", "admin")],
+    // Pause/resume: a flag in the sale's hash(es), nothing else.
+    access: { ...NO_ACCESS, redis: true },
   },
   {
     name: "admin-redrive",
@@ -160,6 +170,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     routes: [],
     // The expiry script and the sales' history outboxes in Redis; the events go to the orders queue.
     access: { ...NO_ACCESS, redis: true, sendOrders: true },
+  },
+  {
+    name: REPAIR_ORDERS_HANDLER,
+    kind: "schedule",
+    routes: [],
+    // Reconcile's sources (Redis, the rows, the queue depths) and its repairs (Redis scripts, row inserts).
+    access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
   },
   {
     name: CONSUMER_HANDLER,

@@ -11,9 +11,12 @@ import {
   EXPIRE_HOLDS_RATE_MINUTES,
   HTTP_ROUTES,
   type HttpRouteDefinition,
+  REPAIR_ORDERS_HANDLER,
+  REPAIR_ORDERS_RATE_MINUTES,
 } from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
+import { AutoRepair } from "./constructs/auto-repair.js";
 import { Cache } from "./constructs/cache.js";
 import { Database } from "./constructs/database.js";
 import { Edge, edgeUrl } from "./constructs/edge.js";
@@ -23,6 +26,7 @@ import { Migrations } from "./constructs/migrations.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { Network } from "./constructs/network.js";
 import { OrdersQueue } from "./constructs/orders-queue.js";
+import { PlatformAlarms } from "./constructs/platform-alarms.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "./handlers.js";
 import { PROJECT_ROOT } from "./paths.js";
 import { dataRemovalPolicy } from "./removal.js";
@@ -262,6 +266,28 @@ export class FlashSaleStack extends Stack {
       expireHoldsLogs: this.functions.get(EXPIRE_HOLDS_HANDLER)?.logGroup,
       paymentWebhookLogs: this.functions.get("payment-webhook")?.logGroup,
     });
+
+    new PlatformAlarms(this, "PlatformAlarms", {
+      cache: cache.replicationGroup,
+      database: database.cluster,
+      proxy: database.proxy,
+      dbMaxCapacity: settings.dbMaxCapacity,
+      topic: monitoring.topic,
+      dashboard: monitoring.dashboard,
+    });
+
+    const repairOrders = this.functions.get(REPAIR_ORDERS_HANDLER);
+    if (repairOrders) {
+      new AutoRepair(this, "AutoRepair", {
+        stage: settings.stage,
+        fn: repairOrders,
+        logGroup: repairOrders.logGroup,
+        rateMinutes: REPAIR_ORDERS_RATE_MINUTES,
+        httpTimeoutSeconds: settings.httpTimeoutSeconds,
+        topic: monitoring.topic,
+        dashboard: monitoring.dashboard,
+      });
+    }
 
     new CfnOutput(this, "ApiUrl", {
       value: this.httpApi.url,

@@ -46,6 +46,8 @@ export interface StackOptions {
   /** Default the stack's: 6 × consumer timeout + batching window (181 s). */
   /** How often the hold sweeper (expire-holds) runs; 0 turns it off. Default 2000 ms (EventBridge's 1 minute in AWS). */
   sweepIntervalMs?: number;
+  /** How often the order repair (repair-orders) runs; 0 turns it off. Default 5000 ms (EventBridge's 1 minute in AWS). */
+  repairIntervalMs?: number;
   visibilityTimeoutSeconds?: number;
 }
 
@@ -88,8 +90,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   let workers: Worker[] = [];
   let consumer: StackConsumer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
+  let repairer: { stop(): Promise<void> } | undefined;
   const stop = async (stopOptions: { removeData?: boolean } = {}) => {
     await sweeper?.stop();
+    await repairer?.stop();
     // The consumer first: its batches in the handler finish while Postgres and SQS still run.
     await consumer?.stop();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -103,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const env: Record<string, string> = {
       ...services.env(),
       ...localPaymentEnv(),
+      ...LOCAL_REPAIR_ENV,
       ADMIN_SCOPE: { ...stackGatewaySettings(), ...options.gateway }.adminScope,
     };
     // The handlers read their configuration from the environment at cold start, as in Lambda.
@@ -161,7 +166,14 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       consumer = Object.assign(source, { pid: undefined, restarts: 0 });
     } else consumer = await startConsumerProcess(env, settings);
     const running = consumer;
-    sweeper = await startSweeper(options.sweepIntervalMs ?? 2_000);
+    sweeper = await startSchedule(
+      async () => (await import("../lambdas/handlers/expire-holds.js")).handler,
+      options.sweepIntervalMs ?? 2_000,
+    );
+    repairer = await startSchedule(
+      async () => (await import("../lambdas/handlers/repair-orders.js")).handler,
+      options.repairIntervalMs ?? 5_000,
+    );
     return {
       url: `http://${host}:${port}`,
       services,
@@ -177,15 +189,31 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 }
 
 /**
- * The hold sweeper on a timer, as EventBridge Scheduler runs it in AWS: the
- * same expire-holds handler module, one run at a time.
+ * The order repair's settings in the local stack (the environment wins): a
+ * grace period of 30 s (the local host's buy timeout is 10 s, as in AWS), and
+ * a lock that outlives a killed stack for 30 s only, not the 5 min of AWS's
+ * function timeout.
  */
-async function startSweeper(intervalMs: number): Promise<{ stop(): Promise<void> }> {
+const LOCAL_REPAIR_ENV: Record<string, string> = {
+  REPAIR_GRACE_SECONDS: process.env.REPAIR_GRACE_SECONDS ?? "30",
+  REPAIR_LOCK_TTL_SECONDS: process.env.REPAIR_LOCK_TTL_SECONDS ?? "30",
+};
+
+/**
+ * A scheduled function on a timer, as EventBridge runs it in AWS: the same
+ * handler module (loaded once, as one warm container), one run at a time; a
+ * tick while the last run is still going is skipped. The hold sweeper and the
+ * order repair run this way.
+ */
+export async function startSchedule(
+  load: () => Promise<() => Promise<unknown>>,
+  intervalMs: number,
+): Promise<{ stop(): Promise<void> }> {
   if (intervalMs <= 0) return { stop: async () => {} };
-  const { handler } = await import("../lambdas/handlers/expire-holds.js");
+  const handler = await load();
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    if (running) return; // the last sweep is still going: skip this tick
+    if (running) return; // the last run is still going: skip this tick
     running = handler()
       .catch(() => undefined) // the handler logs its own failures; the next tick retries
       .finally(() => {

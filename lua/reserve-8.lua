@@ -43,6 +43,7 @@
     -5  not enough units left for the quantity asked
     -6  per-user limit reached
     -7  rate limited: the buyer sent too many buy requests; the third value is the wait in ms
+    -8  sale paused by an operator (sale field paused = '1', set on every shard by sale-control-1.lua)
 
   Every key may be missing: a missing sale is -1, a missing buyer counts as 0,
   a missing bucket is full.
@@ -55,6 +56,11 @@
   The rate limit is a token bucket per buyer and sale (sale fields rateBurst,
   ratePerSecond; defaults 5 and 1): a few quick clicks pass, a script hammering
   buy is refused before any work on stock. Every other buy request takes a token.
+
+  A paused sale refuses every new buy before the rate limit (a paused buyer
+  keeps their tokens); replays of orders accepted before the pause still get
+  their order back. The flag lives in the sale's hash, read by this one call,
+  so a pause binds every container from the next buy on.
 ]]
 local rcall = redis.call
 
@@ -108,7 +114,7 @@ end
 -- END expireHold
 
 local sale = rcall('HMGET', KEYS[1], 'remaining', 'perUserLimit', 'startsAt', 'endsAt', 'version',
-  'rateBurst', 'ratePerSecond', 'holdSeconds', 'priceAmount', 'priceCurrency')
+  'rateBurst', 'ratePerSecond', 'holdSeconds', 'priceAmount', 'priceCurrency', 'paused')
 local remaining = tonumber(sale[1])
 if remaining == nil then
   return { -1, '', 0, 0, '', '', '' }
@@ -135,6 +141,10 @@ if ARGV[5] ~= '' then
   if original then
     return outcome('replayed', { 2, original, remaining, version, '', '', '' })
   end
+end
+
+if sale[11] == '1' then
+  return outcome('refused:SALE_PAUSED', { -8, '', remaining, version, '', '', '' })
 end
 
 local burst = tonumber(sale[6]) or 5

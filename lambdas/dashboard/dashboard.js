@@ -116,6 +116,11 @@ ui.authForm.addEventListener("submit", (event) => {
   wake();
 });
 
+byId("pause-toggle").addEventListener("click", (event) => {
+  const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
+  void setPaused(button.dataset.paused !== "true");
+});
+
 ui.saleSelect.addEventListener("change", () => {
   state.pinnedSale = ui.saleSelect.value;
   writeFragment();
@@ -152,6 +157,38 @@ async function getJson(path) {
     throw new HttpFailure(response.status, message);
   }
   return body;
+}
+
+/**
+ * POST an operator control for the shown sale (admin token), then poll at once.
+ * @param {boolean} paused
+ */
+async function setPaused(paused) {
+  const saleId = state.saleId;
+  if (!saleId) return;
+  const button = /** @type {HTMLButtonElement} */ (byId("pause-toggle"));
+  button.disabled = true;
+  setText("control-error", "");
+  try {
+    const response = await fetch(
+      new URL(`admin/sales/${encodeURIComponent(saleId)}/controls`, document.baseURI),
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${state.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ paused }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      },
+    );
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      setText("control-error", body?.error?.message ?? `HTTP ${response.status}`);
+    }
+  } catch (error) {
+    setText("control-error", error instanceof Error ? error.message : String(error));
+  } finally {
+    button.disabled = false;
+    wake();
+  }
 }
 
 // ---------------------------------------------------------------- polling
@@ -303,8 +340,12 @@ function render(view) {
   setText("stock", count(view.stock));
   setText("sale-name", `${view.name} (${view.saleId})`);
   const status = byId("status");
-  setText("status", statusLabel(view.status));
-  status.dataset.status = view.status;
+  setText("status", view.paused ? "paused" : statusLabel(view.status));
+  status.dataset.status = view.paused ? "paused" : view.status;
+  const toggle = /** @type {HTMLButtonElement} */ (byId("pause-toggle"));
+  toggle.disabled = false;
+  toggle.textContent = view.paused ? "Resume buying" : "Pause buying";
+  toggle.dataset.paused = String(view.paused === true);
   setProgress("sold-progress", view.sold, view.stock);
 
   const r = view.rates;

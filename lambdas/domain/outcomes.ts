@@ -44,6 +44,10 @@ export const OUTCOMES = {
   INSUFFICIENT_STOCK: refusal("Not enough units left for the quantity requested"),
   SALE_NOT_OPEN: refusal("The sale has not started yet"),
   SALE_ENDED: refusal("The sale has ended"),
+  // 409, not 503: a pause is the sale's state, chosen by an operator, not a fault. A 503 would
+  // be retried automatically by clients and SDKs (a retry storm for the length of the pause)
+  // and would count as server errors in the 5xx alarm; the buyer reads GET /sales/{id} (paused).
+  SALE_PAUSED: refusal("The sale is paused by its operator; try again later"),
   STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
   SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
   HOLD_ON_SHARDED_SALE: {

@@ -91,6 +91,16 @@ export interface ReconcileOptions {
   repair: boolean;
   /** A reservation younger than this may still have its message in flight. */
   graceMs: number;
+  /**
+   * Repair only once both queues are empty (default true: the manual tool's
+   * caution). The scheduled repair passes false and relies on the grace period
+   * alone: a repair is idempotent with a message still queued (confirm answers
+   * already_confirmed, the row insert is ON CONFLICT DO NOTHING), so the worst
+   * case is the consumer finding its work done.
+   */
+  requireEmptyQueues?: boolean;
+  /** Most orders this call repairs (rows restored into Redis + rows written); the rest wait for the next run. */
+  maxRepairs?: number;
 }
 
 const confirmation = (
@@ -117,7 +127,9 @@ export async function reconcileSale(
   const rowIds = new Set(rows.map((row) => row.orderId));
   const byId = new Map(records.map((record) => [record.orderId, record]));
   const rowUnits = rows.reduce((sum, row) => sum + row.quantity, 0);
-  const queuesEmpty = queues.orders === 0 && queues.dlq === 0;
+  const queuesEmpty =
+    options.requireEmptyQueues === false || (queues.orders === 0 && queues.dlq === 0);
+  let budget = options.maxRepairs ?? Number.POSITIVE_INFINITY;
 
   if (queues.dlq > 0) {
     issues.push({
@@ -149,7 +161,8 @@ export async function reconcileSale(
         : "row exists but Redis has no such order",
       repaired: false,
     };
-    if (options.repair && !record) {
+    if (options.repair && !record && budget > 0) {
+      budget--;
       const outcome = await settle(() =>
         deps.reservations.confirm(confirmation(row, nowMs, "row")),
       );
@@ -204,7 +217,10 @@ export async function reconcileSale(
       issue.detail = `${issue.detail}; it cannot become a row: ${invalid.error.issues[0]?.message ?? "invalid"}`;
       continue;
     }
-    if (options.repair) toPersist.push({ record, issue });
+    if (options.repair && budget > 0) {
+      budget--;
+      toPersist.push({ record, issue });
+    }
   }
   // Confirm first so a late release cannot undo a unit we are about to persist.
   const confirmed: typeof toPersist = [];

@@ -26,6 +26,8 @@ export interface SaleStatsView {
   saleId: string;
   name: string;
   status: SaleStatus;
+  /** Present (true) while an operator has paused buying. */
+  paused?: true;
   /** Server time of this snapshot (ISO 8601). */
   at: string;
   stock: number;

@@ -96,6 +96,7 @@ export async function saleStats(
     saleId,
     name: sale.name,
     status: sale.status,
+    ...(sale.paused && { paused: true as const }),
     at: new Date(nowMs).toISOString(),
     stock: sale.stock,
     remaining: sale.remaining,

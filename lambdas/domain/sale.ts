@@ -48,6 +48,8 @@ export interface Sale {
   paid?: number;
   /** In a sale with a hold: units whose hold expired unpaid and went back on sale. */
   expiredUnits?: number;
+  /** Present (true) while an operator has paused buying; absent otherwise. */
+  paused?: true;
   version: number;
 }
 

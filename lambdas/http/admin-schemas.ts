@@ -39,3 +39,13 @@ export const redriveRequestSchema = z
   })
   .optional()
   .transform((body) => body ?? { max: MAX_REDRIVE_PER_CALL });
+
+/** POST /admin/sales/{saleId}/controls: an operator's switch on a running sale. */
+export const saleControlsRequestSchema = z
+  .object({
+    paused: z.boolean().meta({
+      description:
+        "true: buys answer 409 SALE_PAUSED from the next request on, on every container; false: buying resumes.",
+    }),
+  })
+  .strict();

@@ -12,6 +12,7 @@ import {
   recentSalesQuerySchema,
   reconcileRequestSchema,
   redriveRequestSchema,
+  saleControlsRequestSchema,
   saleStatsQuerySchema,
 } from "../http/admin-schemas.js";
 import { MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from "../http/http-handler.js";
@@ -230,6 +231,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       "INSUFFICIENT_STOCK",
       "SALE_NOT_OPEN",
       "SALE_ENDED",
+      "SALE_PAUSED",
       "RATE_LIMITED",
       "SERVICE_UNAVAILABLE",
     ],
@@ -293,6 +295,16 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
     success: { "200": { description: "The report.", content: json(reconcileReportSchema) } },
     errors: ["SERVICE_UNAVAILABLE"],
+  },
+  "POST /admin/sales/{saleId}/controls": {
+    summary: "Pause or resume buying",
+    description:
+      "Sets the sale's `paused` flag on every shard; the reserve script reads it in its one call, so every container refuses (`409 SALE_PAUSED`) or accepts again from its next buy. Orders accepted before the pause are unaffected (a replay still gets its order). Close a sale now, or change its per-user limit or rate limit, with `POST /sales` (`endsAt`, `perUserLimit`, `rateLimit`): those too live in the hash and bind from the next buy.",
+    tags: ["admin"],
+    requestParams: { path: z.object({ saleId: saleIdParam }) },
+    body: { schema: saleControlsRequestSchema, description: "The switch.", required: true },
+    success: { "200": { description: "The sale as it now is.", content: json(saleSchema) } },
+    errors: ["SALE_NOT_FOUND"],
   },
   "POST /admin/redrive": {
     summary: "Move DLQ messages back to the orders queue",

@@ -75,6 +75,10 @@ export const saleSchema = z
       description:
         "Sales with a hold: units whose hold expired unpaid and went back on sale (cumulative).",
     }),
+    paused: z.literal(true).optional().meta({
+      description:
+        "Present while an operator has paused buying: buys answer 409 SALE_PAUSED. Absent otherwise.",
+    }),
   })
   .meta({ id: "Sale", description: "A sale's definition and live stock." });
 
@@ -282,6 +286,10 @@ export const saleStatsViewSchema = z
     saleId: z.string(),
     name: z.string(),
     status: saleStatusSchema,
+    paused: z
+      .literal(true)
+      .optional()
+      .meta({ description: "Present while an operator has paused buying." }),
     at: isoInstant.meta({ description: "Server time of this snapshot." }),
     stock: z.number().int(),
     remaining: z.number().int(),

@@ -233,6 +233,36 @@ export function readExpireHoldsConfig(env: Env = process.env): ExpireHoldsConfig
   };
 }
 
+export interface RepairOrdersConfig {
+  redis: RedisConfig;
+  database: DatabaseConfig;
+  queues: QueuesConfig;
+  /** A reservation younger than this may still be between its reservation and its send. */
+  graceMs: number;
+  maxSales: number;
+  maxRepairs: number;
+  endedWithinMs: number;
+  lockTtlMs: number;
+}
+
+/**
+ * The scheduled repair. The grace period must outlast the buy function's
+ * timeout (a buy cannot send after its function is stopped): CDK sets it from
+ * httpTimeoutSeconds (lib/constructs/auto-repair.ts).
+ */
+export function readRepairOrdersConfig(env: Env = process.env): RepairOrdersConfig {
+  return {
+    redis: readRedisConfig(env),
+    database: readDatabaseConfig(env),
+    queues: readQueuesConfig(env),
+    graceMs: integer(env, "REPAIR_GRACE_SECONDS", 60, 1, 3600) * 1000,
+    maxSales: integer(env, "REPAIR_MAX_SALES", 50, 1, 200),
+    maxRepairs: integer(env, "REPAIR_MAX_ORDERS", 500, 1, 10_000),
+    endedWithinMs: integer(env, "REPAIR_ENDED_WITHIN_SECONDS", 86_400, 0, 30 * 86_400) * 1000,
+    lockTtlMs: integer(env, "REPAIR_LOCK_TTL_SECONDS", 300, 1, 900) * 1000,
+  };
+}
+
 /**
  * The scope the admin routes require (the stack's `adminScope`; Cognito's form
  * `<resource-server>/<scope>` included), checked again by the handlers behind

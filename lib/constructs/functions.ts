@@ -229,6 +229,8 @@ export class Functions extends Construct {
 function describe(spec: HandlerSpec): string {
   if (spec.kind === "http") return `Flash Sale: ${spec.routes.map((r) => r.routeKey).join(", ")}`;
   if (spec.kind === "consumer") return "Flash Sale: writes queued orders to Postgres";
+  if (spec.kind === "schedule" && spec.name === "repair-orders")
+    return "Flash Sale: finishes orders left without a row (scheduled repair)";
   if (spec.kind === "schedule") return "Flash Sale: expires unpaid holds, sends their history";
   return "Flash Sale: applies the SQL migrations (CloudFormation custom resource)";
 }

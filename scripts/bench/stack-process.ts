@@ -78,6 +78,9 @@ try {
     consumer: { concurrency: Number(process.env.BENCH_CONSUMER_CONCURRENCY ?? 0) },
     // As npm start runs it: one HTTP worker process per core (0 = in this process).
     workers: Number(process.env.BENCH_WORKERS ?? 0),
+    // No scheduled repair: with the consumer off, every accepted order waits in the queue,
+    // and a repair run would take them for stale reservations and write them mid-measurement.
+    repairIntervalMs: 0,
     // The deployed stage's throttle (cdk.json, 5,000 req/s) is a setting, not a
     // cost: lifted here so the runs measure the buy path behind it.
     gateway: { throttleRateLimit: 1_000_000, throttleBurstLimit: 1_000_000 },

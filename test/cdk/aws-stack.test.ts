@@ -4,6 +4,7 @@ import {
   EXPIRE_HOLDS_HANDLER,
   HTTP_ROUTES,
   type HttpRouteDefinition,
+  REPAIR_ORDERS_HANDLER,
 } from "../../lambdas/registry.js";
 import { LAMBDA_NODE_MAJOR } from "../../lib/bundling.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
@@ -39,7 +40,13 @@ beforeAll(() => {
 
 /** Every function the stack must deploy: one per handler of lambdas/registry.ts, plus these three. */
 const HTTP_HANDLERS = [...new Set(HTTP_ROUTES.map((route) => route.handler))];
-const ALL_HANDLERS = [...HTTP_HANDLERS, EXPIRE_HOLDS_HANDLER, CONSUMER_HANDLER, MIGRATE_HANDLER];
+const ALL_HANDLERS = [
+  ...HTTP_HANDLERS,
+  EXPIRE_HOLDS_HANDLER,
+  REPAIR_ORDERS_HANDLER,
+  CONSUMER_HANDLER,
+  MIGRATE_HANDLER,
+];
 
 describe("Network", () => {
   it("has isolated subnets only: no NAT gateway, no internet gateway", () => {
@@ -327,6 +334,10 @@ const REVIEWED: Record<string, Needs> = {
   migrate: { ...NOTHING, database: true },
   // The pay script in Redis and the provider's signing secret; no database, no queue.
   "payment-webhook": { ...NOTHING, redis: true, webhookSecret: true },
+  // Pause/resume: a flag in the sale's hash(es); no database, no queue.
+  "admin-sale-controls": { ...NOTHING, redis: true },
+  // Reconcile's sources and repairs: Redis, the rows, the queue depths (no send: it writes rows itself).
+  "repair-orders": { ...NOTHING, redis: true, database: true, ...QUEUE_DEPTHS },
   // The expiry script and the outboxes in Redis; history events to the orders queue.
   "expire-holds": {
     ...NOTHING,
@@ -619,7 +630,7 @@ describe("Alarms, dashboard and outputs", () => {
       Threshold: 1,
     });
     const functionAlarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm")).filter(
-      (alarm) => alarm.Properties.Namespace === "AWS/Lambda",
+      (alarm) => alarm.Properties.Namespace === "AWS/Lambda" && alarm.Properties.Dimensions,
     );
     const handlerCount = ALL_HANDLERS.length;
     expect(functionAlarms.map((a) => a.Properties.MetricName).sort()).toEqual(
@@ -706,5 +717,92 @@ describe("Routes added to lambdas/registry.ts later", () => {
       .filter((grant) => grant.startsWith("sqs:"))
       .map((grant) => grant.split(" ")[0]);
     expect([...new Set(sqsActions)]).toEqual(["sqs:GetQueueAttributes"]);
+  });
+});
+
+describe("Scheduled order repair", () => {
+  it("runs repair-orders every minute from EventBridge, one attempt (the next minute retries)", () => {
+    const [fnId] = functionOf(template, REPAIR_ORDERS_HANDLER);
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({
+          Arn: getAtt(fnId, "Arn"),
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        }),
+      ],
+    });
+    template.hasResourceProperties("AWS::Lambda::Permission", {
+      Action: "lambda:InvokeFunction",
+      FunctionName: getAtt(fnId, "Arn"),
+      Principal: "events.amazonaws.com",
+    });
+  });
+
+  it("gives it a grace period past the buy's timeout and a lock as long as its own timeout", () => {
+    const [, fn] = functionOf(template, REPAIR_ORDERS_HANDLER);
+    const env = envOf(template, REPAIR_ORDERS_HANDLER);
+    // Default httpTimeoutSeconds 10: max(60, 2 × 10 + 30).
+    expect(env.REPAIR_GRACE_SECONDS).toBe("60");
+    expect(env.REPAIR_LOCK_TTL_SECONDS).toBe(String(fn.Properties.Timeout));
+  });
+
+  it("turns its log line into metrics in the FlashSale namespace and alarms on a backlog three runs long", () => {
+    const filters = Object.values(resourcesOf(template, "AWS::Logs::MetricFilter"))
+      .filter((f) => JSON.stringify(f.Properties.FilterPattern).includes("order repair"))
+      .map((f) => (f.Properties.MetricTransformations as Array<Record<string, unknown>>)[0]);
+    expect(filters.map((t) => [t?.MetricNamespace, t?.MetricValue]).sort()).toEqual([
+      ["FlashSale", "$.backlog"],
+      ["FlashSale", "$.repaired"],
+      ["FlashSale", "$.staleFound"],
+    ]);
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "FlashSale",
+      MetricName: Match.stringLikeRegexp("^RepairBacklog-"),
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp("^MonitoringAlarmTopic") }],
+      AlarmDescription: Match.stringLikeRegexp("order repair"),
+    });
+    const [dashboard] = Object.values(resourcesOf(template, "AWS::CloudWatch::Dashboard"));
+    expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain("Order repair");
+  });
+});
+
+describe("Platform alarms", () => {
+  it("alarm on the cache's engine CPU and memory, Aurora's ACUs, the proxy's clients and account concurrency, each with a reason", () => {
+    const alarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm")).map(
+      (a) => a.Properties,
+    );
+    const find = (namespace: string, metric: string) =>
+      alarms.find((a) => a.Namespace === namespace && a.MetricName === metric);
+    const expected: Array<[string, string, number]> = [
+      ["AWS/ElastiCache", "EngineCPUUtilization", 80],
+      ["AWS/ElastiCache", "DatabaseMemoryUsagePercentage", 80],
+      // dbMaxCapacity 4 by default: 90% of it.
+      ["AWS/RDS", "ServerlessDatabaseCapacity", 3.6],
+      ["AWS/RDS", "ClientConnections", 800],
+      ["AWS/Lambda", "ConcurrentExecutions", 800],
+    ];
+    for (const [namespace, metric, threshold] of expected) {
+      const alarm = find(namespace, metric);
+      expect(alarm, `${namespace} ${metric}`).toBeDefined();
+      expect(alarm?.Threshold).toBe(threshold);
+      expect(String(alarm?.AlarmDescription).length).toBeGreaterThan(60);
+      expect(alarm?.AlarmActions).toEqual([
+        { Ref: expect.stringMatching(/^MonitoringAlarmTopic/) },
+      ]);
+    }
+    expect(find("AWS/ElastiCache", "EngineCPUUtilization")?.Dimensions).toEqual([
+      {
+        Name: "ReplicationGroupId",
+        Value: { Ref: expect.stringMatching(/^CacheReplicationGroup/) },
+      },
+    ]);
+    expect(find("AWS/RDS", "ClientConnections")?.Dimensions).toEqual([
+      { Name: "ProxyName", Value: { Ref: expect.stringMatching(/^DatabaseClusterProxy/) } },
+    ]);
   });
 });

@@ -109,6 +109,7 @@ describe("handlerCatalog", () => {
     ];
     touch("a");
     touch("expire-holds");
+    touch("repair-orders");
     expect(() => handlerCatalog({ projectRoot: root, routes })).toThrow(
       /consume-orders needs .*consume-orders\.ts, which does not exist/,
     );
@@ -118,6 +119,7 @@ describe("handlerCatalog", () => {
     expect(specs.map((s) => [s.name, s.kind])).toEqual([
       ["a", "http"],
       ["expire-holds", "schedule"],
+      ["repair-orders", "schedule"],
       ["consume-orders", "consumer"],
       ["migrate", "migrate"],
     ]);

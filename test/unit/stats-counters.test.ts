@@ -49,6 +49,7 @@ describe("stats counters", () => {
         INSUFFICIENT_STOCK: 0,
         SALE_NOT_OPEN: 0,
         SALE_ENDED: 0,
+        SALE_PAUSED: 0,
       },
       errors: { SERVICE_UNAVAILABLE: 1 },
     });

@@ -19,6 +19,8 @@ export function mergeShardHashes(
     merged.stock = String(Number(merged.stock ?? 0) + Number(shard.stock ?? 0));
     merged.remaining = String(Number(merged.remaining ?? 0) + Number(shard.remaining ?? 0));
     merged.version = String(Math.max(Number(merged.version ?? 0), Number(shard.version ?? 0)));
+    // Paused while any shard is (a pause reaches the shards one after the other).
+    if (shard.paused === "1") merged.paused = "1";
   }
   return merged;
 }
@@ -55,6 +57,7 @@ export function saleFromHash(
   if (hash.priceAmount !== undefined) {
     sale.price = { amount: Number(hash.priceAmount), currency: hash.priceCurrency ?? "" };
   }
+  if (hash.paused === "1") sale.paused = true;
   const holdSeconds = Number(hash.holdSeconds ?? 0);
   if (holdSeconds > 0) {
     sale.holdSeconds = holdSeconds;

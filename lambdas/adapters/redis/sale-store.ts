@@ -376,6 +376,19 @@ export class RedisSaleStore implements SaleStore {
   }
 
   /** The sale as one: stock and remaining summed over its shards. */
+  /**
+   * Pauses or resumes buying on every shard of the sale (shard 0 last, as
+   * upsertSale writes it); false when the sale does not exist.
+   */
+  async setPaused(saleId: string, paused: boolean): Promise<boolean> {
+    const shards = await this.shardCount(saleId);
+    for (let shard = shards - 1; shard >= 0; shard--) {
+      const [code] = await this.redis.saleControl(saleKeys(saleId, shard).sale, paused ? "1" : "0");
+      if (codeOf("saleControl", code) === "not_found") return false;
+    }
+    return true;
+  }
+
   async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
     const [first, ...others] = await readEveryShard(
       saleHashOfShard(this.redis, saleId),

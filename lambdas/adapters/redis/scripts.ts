@@ -23,6 +23,8 @@ export const SCRIPT_FILES = {
   upsertSale: "upsert-sale-1",
   expireHolds: "expire-holds-6",
   pay: "pay-7",
+  unlock: "unlock-1",
+  saleControl: "sale-control-1",
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
@@ -77,6 +79,7 @@ export const SCRIPT_CODES = {
     [-5]: "INSUFFICIENT_STOCK",
     [-6]: "LIMIT_REACHED",
     [-7]: "rate_limited",
+    [-8]: "SALE_PAUSED",
   },
   release: { 1: "released", 0: "already_released", [-1]: "unknown_order", [-2]: "confirmed" },
   confirm: {
@@ -102,6 +105,8 @@ export const SCRIPT_CODES = {
     [-2]: "not_payable",
     [-3]: "mismatch",
   },
+  unlock: { 1: "released", 0: "not_held" },
+  saleControl: { 1: "done", [-1]: "not_found" },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 /** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
@@ -217,6 +222,8 @@ declare module "ioredis" {
       nowMs: number,
       reference: string,
     ): Result<PayReply, Context>;
+    unlock(lockKey: string, token: string): Result<[code: number], Context>;
+    saleControl(saleKey: string, paused: "1" | "0"): Result<[code: number], Context>;
   }
 }
 

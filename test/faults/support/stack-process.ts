@@ -21,6 +21,9 @@ const stack = await startStack({
   port: 0,
   visibilityTimeoutSeconds: 5,
   maxReceiveCount: 5,
+  // Fault 6 shows what the manual reconcile finds after a power loss: the
+  // scheduled repair (which would finish the same orders) stays off.
+  repairIntervalMs: 0,
   consumer: { batchSize: 10, batchingWindowMs: 50, concurrency: 2 },
 });
 const { services } = stack;

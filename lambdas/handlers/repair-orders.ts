@@ -1,0 +1,43 @@
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { reconcileDeps } from "../adapters/reconcile-deps.js";
+import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
+import { RedisRepairLock } from "../adapters/redis/repair-lock.js";
+import { createSqsClient } from "../adapters/sqs/client.js";
+import { type AutoRepairReport, autoRepair } from "../domain/auto-repair.js";
+import { readRepairOrdersConfig } from "../platform/config.js";
+import { logger } from "../platform/logger.js";
+
+const config = readRepairOrdersConfig();
+const redis = await createRedisClient(config.redis);
+const deps = {
+  ...reconcileDeps({
+    redis,
+    db: await createPostgresPool(config.database),
+    sqs: createSqsClient(config.queues.sqs),
+    queues: config.queues,
+  }),
+  index: new RedisRecentSalesIndex(redis),
+  lock: new RedisRepairLock(redis),
+};
+
+/**
+ * The scheduled repair (EventBridge, once a minute, in AWS; a timer in the
+ * local stack): finishes the orders a buy left reserved without a message,
+ * writes the confirmations without a row (lambdas/domain/auto-repair.ts).
+ * Its one log line per run ("order repair") carries the figures the
+ * repair-backlog alarm and the dashboard read.
+ */
+export async function handler(): Promise<AutoRepairReport> {
+  const report = await autoRepair(deps, config);
+  const busy =
+    report.staleFound > 0 ||
+    report.restored > 0 ||
+    report.failedSales.length > 0 ||
+    Object.keys(report.forAPerson).length > 0;
+  if (report.failedSales.length > 0) logger.warn("order repair", { ...report });
+  else if (busy || process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined)
+    logger.info("order repair", { ...report });
+  else logger.debug("order repair", { ...report });
+  return report;
+}
