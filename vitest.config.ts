@@ -6,6 +6,8 @@ export default defineConfig({
       // The SDK warns on Node 20; harmless on Node 24, kept for a run on an older node.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       POWERTOOLS_LOG_LEVEL: "SILENT",
+      // EMF lines on stdout are for CloudWatch; test/unit/metrics.test.ts turns them back on.
+      POWERTOOLS_METRICS_DISABLED: "true",
     },
     projects: [
       {

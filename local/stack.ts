@@ -113,6 +113,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     // The handlers read their configuration from the environment at cold start, as in Lambda.
     Object.assign(process.env, env, {
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+      // CloudWatch reads the EMF metric lines in AWS; nothing does here.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
     });
 
     const pool = new pg.Pool({

@@ -1,12 +1,13 @@
 import type { Order, OrderEvent } from "./order.js";
 import { eventOf, orderOf, PoisonMessageError, parseQueueMessage } from "./order-message.js";
-import type { Logger, OrderRows, SaleStore } from "./ports.js";
+import type { Logger, MetricsSink, OrderRows, SaleStore } from "./ports.js";
 
 export interface PersistDeps {
   reservations: SaleStore;
   orderRows: OrderRows;
   now: () => number;
   logger: Logger;
+  metrics?: MetricsSink;
 }
 
 /** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
@@ -120,6 +121,8 @@ export async function persistOrders(
         });
         results[candidate.index] = failed(error);
       }
+      deps.metrics?.count("OrdersPersisted", inserted.length);
+      deps.metrics?.count("OrdersDuplicate", toInsert.length - inserted.length - refused.length);
       deps.logger.info("orders persisted", {
         received: records.length,
         inserted: inserted.length,

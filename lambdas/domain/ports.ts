@@ -17,6 +17,14 @@ export interface Logger {
   error(message: string, ...extra: Array<Record<string, unknown>>): void;
 }
 
+/**
+ * Counters for operators (CloudWatch metrics through Powertools' EMF in the functions: a log
+ * line, no call). `name` is one of METRIC_NAMES (lambdas/platform/metrics.ts).
+ */
+export interface MetricsSink {
+  count(name: string, value?: number): void;
+}
+
 // --- the sale store: sales, reservations and orders (Redis, through the Lua scripts)
 
 export interface ReserveRequest {

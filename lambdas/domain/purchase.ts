@@ -8,6 +8,7 @@ import { counterOf } from "./outcomes.js";
 import type {
   BuyCounters,
   Logger,
+  MetricsSink,
   OrderQueue,
   ReleaseOutcome,
   ReserveOutcome,
@@ -42,6 +43,7 @@ export interface PurchaseDeps {
   now: () => number;
   uuid: () => string;
   logger: Logger;
+  metrics?: MetricsSink;
 }
 
 /**
@@ -152,6 +154,7 @@ async function releaseAfterFailure(
 ): Promise<ReleaseOutcome | "release_failed"> {
   try {
     const released = await deps.reservations.release(saleId, orderId, userId);
+    deps.metrics?.count("BuyReleasedAfterFailedSend");
     deps.logger.warn("buy failed after its reservation; reservation released", {
       orderId,
       saleId,

@@ -13,6 +13,7 @@ import { json } from "../http/responses.js";
 import { buyRequestSchema, idempotencyKeySchema } from "../http/schemas.js";
 import { readBuyConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { metricsSink, publishMetrics } from "../platform/metrics.js";
 
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();
@@ -26,6 +27,7 @@ const deps = {
   now: Date.now,
   uuid: randomUUID,
   logger,
+  metrics: metricsSink,
 };
 
 /** POST /sales/{saleId}/buy: reserve in Redis, hand the order to SQS, answer 202. */
@@ -37,6 +39,7 @@ export const handler = httpHandler(async (event) => {
 
   const started = performance.now();
   let known = true;
+  let outcome = "ACCEPTED";
   try {
     const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
     logger.info("buy accepted", {
@@ -45,14 +48,19 @@ export const handler = httpHandler(async (event) => {
       quantity,
       replayed: order.replayed,
     });
+    if (order.replayed) outcome = "REPLAYED";
     return json(202, { orderId: order.orderId, status: "pending" });
   } catch (error) {
     known = error instanceof DomainError && error.code !== "SALE_NOT_FOUND";
+    outcome = error instanceof DomainError ? error.code : "INTERNAL_ERROR";
     throw error;
   } finally {
     // No counters for unknown sales: random ids must not create keys.
     if (known) stats.latency(saleId, performance.now() - started);
     stats.maybeFlush();
+    // One EMF line per buy: the outcome is a bounded code (outcomes.ts), never the sale.
+    metricsSink.count("Buys");
+    publishMetrics({ outcome });
   }
 });
 

@@ -9,13 +9,17 @@ import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { metricsSink, publishMetrics } from "../platform/metrics.js";
 
 const deps = {
   reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
   orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
   now: Date.now,
   logger,
+  metrics: metricsSink,
 };
+// The queue's maxReceiveCount (CDK sets it): a record failing its last receive goes to the DLQ.
+const maxReceiveCount = Number(process.env.QUEUE_MAX_RECEIVE_COUNT ?? 0);
 
 /**
  * SQS consumer of the orders queue: persists each batch in one INSERT and
@@ -26,6 +30,16 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   // Failures are already logged with context by persistOrders.
   .use(sqsPartialBatchFailure({ logger: () => {} }))
-  .handler(
-    async (event) => (await persistOrders(deps, event.Records)) as unknown as SQSBatchResponse,
-  );
+  .handler(async (event) => {
+    const results = await persistOrders(deps, event.Records);
+    const failed = event.Records.filter((_, index) => results[index]?.status === "rejected");
+    metricsSink.count("OrderRecordsFailed", failed.length);
+    if (maxReceiveCount > 0) {
+      const last = failed.filter(
+        (record) => Number(record.attributes?.ApproximateReceiveCount) >= maxReceiveCount,
+      );
+      metricsSink.count("OrdersDeadLettered", last.length);
+    }
+    publishMetrics();
+    return results as unknown as SQSBatchResponse;
+  });

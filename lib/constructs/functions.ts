@@ -111,6 +111,10 @@ export class Functions extends Construct {
         environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
       }
 
+      // The consumer counts a record failing its last receive as dead-lettered (OrdersDeadLettered).
+      if (spec.kind === "consumer")
+        environment.QUEUE_MAX_RECEIVE_COUNT = String(settings.maxReceiveCount);
+
       if (access.paymentWebhookSecret) {
         if (backends.kind === "aws") {
           environment.PAYMENT_WEBHOOK_SECRET_ARN = backends.paymentWebhookSecret.secretArn;

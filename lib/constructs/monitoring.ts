@@ -6,7 +6,7 @@ import {
   Dashboard,
   GraphWidget,
   MathExpression,
-  type Metric,
+  Metric,
   SingleValueWidget,
   TextWidget,
   TreatMissingData,
@@ -18,6 +18,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRICS_NAMESPACE } from "../../lambdas/platform/metrics-names.js";
 
 export interface MonitoringProps {
   stage: string;
@@ -239,6 +240,47 @@ export class Monitoring extends Construct {
         width: 12,
       }),
       new SingleValueWidget({ title: "Dead-letter queue", metrics: [dlqDepth], width: 12 }),
+    );
+    // The functions' own metrics (EMF, lambdas/platform/metrics.ts): buys by outcome (a SEARCH,
+    // so every outcome code appears without listing them here), then the consumer's counts.
+    const emf = (metricName: string, label: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: "flash-sale" },
+        period: MINUTE,
+        statistic: "Sum",
+        label,
+      });
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: "Buys by outcome (per minute)",
+        left: [
+          new MathExpression({
+            expression: `SEARCH('{${METRICS_NAMESPACE},outcome,service} MetricName="Buys"', 'Sum', 60)`,
+            label: "",
+            period: MINUTE,
+          }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "Orders: persisted, duplicates, failed, dead-lettered; releases after a failed send",
+        left: [
+          emf("OrdersPersisted", "persisted"),
+          emf("OrdersDuplicate", "duplicate deliveries"),
+          emf("OrderRecordsFailed", "records failed (retried)"),
+          emf("OrdersDeadLettered", "dead-lettered"),
+        ],
+        right: [
+          new MathExpression({
+            expression: `SEARCH('{${METRICS_NAMESPACE},outcome,service} MetricName="BuyReleasedAfterFailedSend"', 'Sum', 60)`,
+            label: "released after a failed send",
+            period: MINUTE,
+          }),
+        ],
+        width: 12,
+      }),
     );
     this.dashboard.addWidgets(...functionWidgets);
   }

@@ -1,5 +1,6 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { METRIC_NAMES } from "../../lambdas/platform/metrics-names.js";
 import {
   EXPIRE_HOLDS_HANDLER,
   HTTP_ROUTES,
@@ -497,6 +498,8 @@ describe("Functions", () => {
       expect(queueKeys.sort()).toEqual(needs.queueUrls);
       if (env.ORDERS_QUEUE_URL) expect(env.ORDERS_QUEUE_URL).toEqual({ Ref: ids.ordersQueue });
       if (env.ORDERS_DLQ_URL) expect(env.ORDERS_DLQ_URL).toEqual({ Ref: ids.deadLetterQueue });
+      // The consumer counts a record failing its last receive as dead-lettered (OrdersDeadLettered).
+      expect(env.QUEUE_MAX_RECEIVE_COUNT).toBe(handler === "consume-orders" ? "5" : undefined);
     });
 
     it("is granted exactly what its handler uses, on named resources only", () => {
@@ -768,6 +771,13 @@ describe("Scheduled order repair", () => {
     });
     const [dashboard] = Object.values(resourcesOf(template, "AWS::CloudWatch::Dashboard"));
     expect(JSON.stringify(dashboard?.Properties.DashboardBody)).toContain("Order repair");
+  });
+
+  it("graphs the functions' EMF metrics: buys by outcome and the consumer's counts, namespace FlashSale", () => {
+    const [dashboard] = Object.values(resourcesOf(template, "AWS::CloudWatch::Dashboard"));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).toContain("{FlashSale,outcome,service} MetricName=");
+    for (const name of METRIC_NAMES) expect(body, name).toContain(name);
   });
 });
 

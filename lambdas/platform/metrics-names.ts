@@ -1,0 +1,13 @@
+/** The functions' CloudWatch namespace and metric names (no SDK: CDK imports them for the dashboard). */
+export const METRICS_NAMESPACE = "FlashSale";
+
+/** Every metric the functions emit; docs/observability.md lists them, the dashboard graphs them. */
+export const METRIC_NAMES = [
+  "Buys",
+  "BuyReleasedAfterFailedSend",
+  "OrdersPersisted",
+  "OrdersDuplicate",
+  "OrderRecordsFailed",
+  "OrdersDeadLettered",
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
