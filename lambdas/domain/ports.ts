@@ -19,7 +19,7 @@ export interface Logger {
 
 /**
  * Counters for operators (CloudWatch metrics through Powertools' EMF in the functions: a log
- * line, no call). `name` is one of METRIC_NAMES (lambdas/platform/metrics.ts).
+ * line, no call). `name` is one of METRIC_NAMES (lambdas/adapters/metrics/emf-metrics.ts).
  */
 export interface MetricsSink {
   count(name: string, value?: number): void;

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { metricsSink, publishMetrics } from "../adapters/metrics/emf-metrics.js";
 import { BuyStatsRecorder } from "../adapters/redis/buy-counters.js";
 import { createRedisClient } from "../adapters/redis/client.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";
@@ -13,7 +14,6 @@ import { json } from "../http/responses.js";
 import { buyRequestSchema, idempotencyKeySchema } from "../http/schemas.js";
 import { readBuyConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { metricsSink, publishMetrics } from "../platform/metrics.js";
 
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();

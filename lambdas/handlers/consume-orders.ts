@@ -2,6 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { metricsSink, publishMetrics } from "../adapters/metrics/emf-metrics.js";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -9,7 +10,6 @@ import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
-import { metricsSink, publishMetrics } from "../platform/metrics.js";
 
 const deps = {
   reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),

@@ -241,7 +241,7 @@ export class Monitoring extends Construct {
       }),
       new SingleValueWidget({ title: "Dead-letter queue", metrics: [dlqDepth], width: 12 }),
     );
-    // The functions' own metrics (EMF, lambdas/platform/metrics.ts): buys by outcome (a SEARCH,
+    // The functions' own metrics (EMF, lambdas/adapters/metrics/emf-metrics.ts): buys by outcome (a SEARCH,
     // so every outcome code appears without listing them here), then the consumer's counts.
     const emf = (metricName: string, label: string) =>
       new Metric({

@@ -7,7 +7,7 @@ import { admin, buyEvent, invoke, uniqueSaleId } from "../support/fixtures.js";
 import { sqsEvent, sqsRecord } from "../support/sqs-records.js";
 
 /**
- * The functions' CloudWatch metrics (Powertools EMF, lambdas/platform/metrics.ts), as
+ * The functions' CloudWatch metrics (Powertools EMF, lambdas/adapters/metrics/emf-metrics.ts), as
  * CloudWatch Logs would read them from stdout, for real buys against real Redis and SQS:
  * one line per buy, `Buys` = 1 with the outcome code as a dimension, never the sale.
  */

@@ -1,8 +1,8 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { MetricsSink } from "../domain/ports.js";
-import { METRICS_NAMESPACE } from "./metrics-names.js";
+import type { MetricsSink } from "../../domain/ports.js";
+import { METRICS_NAMESPACE } from "../../platform/metrics-names.js";
 
-export { METRIC_NAMES, METRICS_NAMESPACE } from "./metrics-names.js";
+export { METRIC_NAMES, METRICS_NAMESPACE } from "../../platform/metrics-names.js";
 
 /**
  * The functions' CloudWatch metrics, as Embedded Metric Format lines on stdout
