@@ -22,6 +22,7 @@ let buy: HttpLambda;
 let getSale: HttpLambda;
 let upsertSale: HttpLambda;
 let controls: HttpLambda;
+let stats: HttpLambda;
 
 beforeAll(async () => {
   redis = testRedis();
@@ -30,6 +31,7 @@ beforeAll(async () => {
   getSale = load(await import("../../lambdas/handlers/get-sale.js"));
   upsertSale = load(await import("../../lambdas/handlers/upsert-sale.js"));
   controls = load(await import("../../lambdas/handlers/admin-sale-controls.js"));
+  stats = load(await import("../../lambdas/handlers/admin-sale-stats.js"));
 });
 afterAll(() => redis.quit());
 
@@ -202,5 +204,29 @@ describe("POST /admin/sales/{saleId}/controls: changes bind the next buy", () =>
     expect((await control(saleId, { perUserLimit: 4 })).body).toMatchObject({ paused: true });
     expect((await control(saleId, { paused: false })).body).not.toHaveProperty("paused");
     expect((await buyAs(saleId, "u")).status).toBe(202);
+  });
+
+  it("the dashboard's stats show every change at once", async () => {
+    const saleId = await createSale();
+    const changed = await control(saleId, {
+      closeNow: true,
+      perUserLimit: 1,
+      rateLimit: { burst: 0, perSecond: 1 },
+    });
+    expect(changed.status).toBe(200);
+    const view = await invoke(stats, {
+      routeKey: "GET /admin/sales/{saleId}/stats",
+      method: "GET",
+      path: `/admin/sales/${saleId}/stats`,
+      pathParameters: { saleId },
+      claims: admin(),
+    });
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({
+      status: "ended",
+      endsAt: (changed.body as { endsAt: string }).endsAt,
+      perUserLimit: 1,
+      rateLimit: { burst: 0, perSecond: 1 },
+    });
   });
 });
