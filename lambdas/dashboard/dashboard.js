@@ -118,7 +118,30 @@ ui.authForm.addEventListener("submit", (event) => {
 
 byId("pause-toggle").addEventListener("click", (event) => {
   const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
-  void setPaused(button.dataset.paused !== "true");
+  void sendControls({ paused: button.dataset.paused !== "true" }, button);
+});
+
+byId("close-now").addEventListener("click", (event) => {
+  const button = /** @type {HTMLButtonElement} */ (event.currentTarget);
+  // Closing cannot be undone from here: ask first.
+  if (!confirm(`Close sale ${state.saleId} now? It cannot be reopened from the dashboard.`)) return;
+  void sendControls({ closeNow: true }, button);
+});
+
+byId("limit-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (byId("limit-input"));
+  void sendControls({ perUserLimit: Number(input.value) }, byId("limit-set"));
+});
+
+byId("rate-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const burst = /** @type {HTMLInputElement} */ (byId("rate-burst"));
+  const perSecond = /** @type {HTMLInputElement} */ (byId("rate-per-second"));
+  void sendControls(
+    { rateLimit: { burst: Number(burst.value), perSecond: Number(perSecond.value) } },
+    byId("rate-set"),
+  );
 });
 
 ui.saleSelect.addEventListener("change", () => {
@@ -160,14 +183,16 @@ async function getJson(path) {
 }
 
 /**
- * POST an operator control for the shown sale (admin token), then poll at once.
- * @param {boolean} paused
+ * POST operator controls for the shown sale (admin token), then poll at once.
+ * The server refuses a bad value with a 400 and changes nothing; its message is shown.
+ * @param {{ paused?: boolean, closeNow?: true, perUserLimit?: number, rateLimit?: { burst: number, perSecond: number } }} controls
+ * @param {HTMLElement} button
  */
-async function setPaused(paused) {
+async function sendControls(controls, button) {
   const saleId = state.saleId;
   if (!saleId) return;
-  const button = /** @type {HTMLButtonElement} */ (byId("pause-toggle"));
-  button.disabled = true;
+  const control = /** @type {HTMLButtonElement} */ (button);
+  control.disabled = true;
   setText("control-error", "");
   try {
     const response = await fetch(
@@ -175,7 +200,7 @@ async function setPaused(paused) {
       {
         method: "POST",
         headers: { authorization: `Bearer ${state.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ paused }),
+        body: JSON.stringify(controls),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       },
     );
@@ -186,7 +211,7 @@ async function setPaused(paused) {
   } catch (error) {
     setText("control-error", error instanceof Error ? error.message : String(error));
   } finally {
-    button.disabled = false;
+    control.disabled = false;
     wake();
   }
 }
@@ -330,6 +355,16 @@ function renderSaleOptions() {
   select.value = state.pinnedSale;
 }
 
+/**
+ * Shows the current setting in an input, unless the operator is typing in it.
+ * @param {string} id
+ * @param {string} value
+ */
+function fillIfIdle(id, value) {
+  const input = /** @type {HTMLInputElement} */ (byId(id));
+  if (document.activeElement !== input) input.value = value;
+}
+
 /** @param {SaleStatsView} view */
 function render(view) {
   const remaining = byId("remaining");
@@ -346,6 +381,21 @@ function render(view) {
   toggle.disabled = false;
   toggle.textContent = view.paused ? "Resume buying" : "Pause buying";
   toggle.dataset.paused = String(view.paused === true);
+  const ended = view.status === "ended";
+  /** @type {HTMLButtonElement} */ (byId("close-now")).disabled = ended;
+  /** @type {HTMLButtonElement} */ (byId("limit-set")).disabled = false;
+  /** @type {HTMLButtonElement} */ (byId("rate-set")).disabled = false;
+  setText("per-user-limit", count(view.perUserLimit));
+  setText(
+    "rate-setting",
+    view.rateLimit.burst === 0
+      ? "off"
+      : `burst ${count(view.rateLimit.burst)}, ${rateFormat.format(view.rateLimit.perSecond)}/s`,
+  );
+  setText("ends-at", view.endsAt ? new Date(view.endsAt).toLocaleString() : "never");
+  fillIfIdle("limit-input", String(view.perUserLimit));
+  fillIfIdle("rate-burst", String(view.rateLimit.burst));
+  fillIfIdle("rate-per-second", String(view.rateLimit.perSecond));
   setProgress("sold-progress", view.sold, view.stock);
 
   const r = view.rates;

@@ -28,6 +28,11 @@ export interface SaleStatsView {
   status: SaleStatus;
   /** Present (true) while an operator has paused buying. */
   paused?: true;
+  /** The settings an operator can change on a running sale (POST /admin/sales/{saleId}/controls). */
+  perUserLimit: number;
+  rateLimit: { burst: number; perSecond: number };
+  /** When the sale ends (ISO 8601), null for no end. */
+  endsAt: string | null;
   /** Server time of this snapshot (ISO 8601). */
   at: string;
   stock: number;

@@ -53,6 +53,18 @@ export interface Sale {
   version: number;
 }
 
+/**
+ * An operator's controls on a running sale (POST /admin/sales/{saleId}/controls),
+ * applied together; an absent field leaves that setting as it is.
+ */
+export interface SaleControls {
+  paused?: boolean;
+  /** End the sale at the request's time; there is no reopening. */
+  closeNow?: true;
+  perUserLimit?: number;
+  rateLimit?: { burst: number; perSecond: number };
+}
+
 /** Default buy-request rate per buyer and sale: a burst of a few clicks, then one per second. */
 export const DEFAULT_RATE_LIMIT = { burst: 5, perSecond: 1 } as const;
 

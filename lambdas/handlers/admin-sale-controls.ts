@@ -12,19 +12,24 @@ import { logger } from "../platform/logger.js";
 const reservations = new RedisSaleStore(await createRedisClient(readRedisConfig()));
 
 /**
- * POST /admin/sales/{saleId}/controls (admin): pause or resume buying. The
- * flag is written to the sale's hash(es) and read by the reserve script
- * itself, so it binds every buy container from its next request on; the
- * answer is the sale as it now is (as GET /sales/{saleId} shows it).
+ * POST /admin/sales/{saleId}/controls (admin): pause or resume buying, close
+ * the sale now, change the per-user limit or the rate limit. The whole body is
+ * validated first (a 4xx changes nothing), then every field given is written
+ * in one script call per sale hash; the reserve script reads these fields
+ * itself, so they bind every buy container from its next request on. closeNow
+ * ends the sale at this handler's Date.now(). The answer is the sale as it now
+ * is (as GET /sales/{saleId} shows it).
  */
 export const handler = httpHandler(async (event) => {
   const adminId = requireAdmin(event);
   const saleId = pathParameter(event, "saleId", saleIdSchema);
-  const { paused } = validBody(event, saleControlsRequestSchema);
-  if (!(await reservations.setPaused(saleId, paused))) throw new SaleNotFoundError(saleId);
+  const controls = validBody(event, saleControlsRequestSchema);
+  const nowMs = Date.now();
+  if (!(await reservations.applyControls(saleId, controls, nowMs)))
+    throw new SaleNotFoundError(saleId);
   const sale = await reservations.getSale(saleId, Date.now());
   if (sale === null) throw new SaleNotFoundError(saleId);
-  logger.info(paused ? "sale paused" : "sale resumed", { saleId, adminId });
+  logger.info("sale controls applied", { saleId, adminId, ...controls });
   const { version: _version, ...visible } = sale;
   return json(200, visible);
 });

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { perUserLimitSchema, rateLimitSchema } from "./schemas.js";
 
 /**
  * Query strings and bodies of the admin routes, beside (not in) schemas.ts so
@@ -40,12 +41,42 @@ export const redriveRequestSchema = z
   .optional()
   .transform((body) => body ?? { max: MAX_REDRIVE_PER_CALL });
 
-/** POST /admin/sales/{saleId}/controls: an operator's switch on a running sale. */
+/**
+ * POST /admin/sales/{saleId}/controls: an operator's controls on a running
+ * sale, all applied together. At least one; unknown fields are refused. The
+ * ranges are the sale definition's (schemas.ts).
+ */
 export const saleControlsRequestSchema = z
   .object({
-    paused: z.boolean().meta({
-      description:
-        "true: buys answer 409 SALE_PAUSED from the next request on, on every container; false: buying resumes.",
-    }),
+    paused: z
+      .boolean()
+      .meta({
+        description:
+          "true: buys answer 409 SALE_PAUSED from the next request on, on every container; false: buying resumes.",
+      })
+      .optional(),
+    closeNow: z
+      .literal(true, { error: "closeNow must be true: a closed sale cannot be reopened here" })
+      .meta({
+        description:
+          "true: the sale ends now (endsAt = the server's time of the request); buys answer 409 SALE_ENDED from the next request on. Closing an ended sale changes nothing. There is no reopening.",
+      })
+      .optional(),
+    perUserLimit: perUserLimitSchema
+      .meta({
+        description:
+          "The new most units per buyer, for buys from the next request on. Units already bought stay; a buyer at or above it is refused with 409 LIMIT_REACHED.",
+      })
+      .optional(),
+    rateLimit: rateLimitSchema
+      .strict()
+      .meta({
+        description:
+          "The new per-buyer token bucket (burst 0 turns it off), from the next request on.",
+      })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((controls) => Object.values(controls).some((value) => value !== undefined), {
+    message: "give at least one of paused, closeNow, perUserLimit, rateLimit",
+  });

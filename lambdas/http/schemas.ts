@@ -34,20 +34,24 @@ const instant = z.iso
   .transform((iso) => Date.parse(iso))
   .refine((ms) => ms > 0, "must be after 1970-01-01T00:00:00Z");
 
+/** A buyer's most units per sale; the sale definition and the operator controls share it. */
+export const perUserLimitSchema = z.number().int().min(1).max(MAX_QUANTITY_PER_REQUEST);
+
+/** A buyer's token bucket per sale (burst 0 turns it off); stored as the sale fields rateBurst, ratePerSecond. */
+export const rateLimitSchema = z.object({
+  burst: z.number().int().min(0).max(10_000),
+  perSecond: z.number().positive().max(10_000),
+});
+
 export const saleDefinitionSchema = z
   .object({
     id: saleIdSchema,
     name: z.string().trim().min(1).max(200),
     stock: z.number().int().min(0).max(100_000_000),
-    perUserLimit: z.number().int().min(1).max(MAX_QUANTITY_PER_REQUEST),
+    perUserLimit: perUserLimitSchema,
     startsAt: instant.nullish(),
     endsAt: instant.nullish(),
-    rateLimit: z
-      .object({
-        burst: z.number().int().min(0).max(10_000),
-        perSecond: z.number().positive().max(10_000),
-      })
-      .optional(),
+    rateLimit: rateLimitSchema.optional(),
     shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
     price: z
       .object({

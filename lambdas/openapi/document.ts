@@ -297,12 +297,17 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     errors: ["SERVICE_UNAVAILABLE"],
   },
   "POST /admin/sales/{saleId}/controls": {
-    summary: "Pause or resume buying",
+    summary:
+      "Operator controls: pause or resume, close now, change the per-user limit or the rate limit",
     description:
-      "Sets the sale's `paused` flag on every shard; the reserve script reads it in its one call, so every container refuses (`409 SALE_PAUSED`) or accepts again from its next buy. Orders accepted before the pause are unaffected (a replay still gets its order). Close a sale now, or change its per-user limit or rate limit, with `POST /sales` (`endsAt`, `perUserLimit`, `rateLimit`): those too live in the hash and bind from the next buy.",
+      "Any of `paused`, `closeNow`, `perUserLimit`, `rateLimit` (at least one; unknown fields are refused; the ranges are those of `POST /sales`). The whole body is validated before anything is written (a 4xx changes nothing); then every field given is written in one script call per sale hash, on every shard. The reserve script reads these fields in its one call, so every container applies them from its next buy: a paused sale answers `409 SALE_PAUSED`; `closeNow` sets `endsAt` to the server's time of this request (an earlier end stays; a sale not started yet gets that `startsAt` too), so buys answer `409 SALE_ENDED`; a new `perUserLimit` keeps units already bought and refuses a buyer at or above it with `409 LIMIT_REACHED`; a new `rateLimit` replaces the buyer token bucket (`burst` 0 turns it off). Closing an ended sale changes nothing. There is no reopening here (`closeNow: false` is refused); redefining the sale with `POST /sales` sets its window again. Orders accepted before a control are unaffected (a replay still gets its order).",
     tags: ["admin"],
     requestParams: { path: z.object({ saleId: saleIdParam }) },
-    body: { schema: saleControlsRequestSchema, description: "The switch.", required: true },
+    body: {
+      schema: saleControlsRequestSchema,
+      description: "The controls to apply; absent fields stay as they are.",
+      required: true,
+    },
     success: { "200": { description: "The sale as it now is.", content: json(saleSchema) } },
     errors: ["SALE_NOT_FOUND"],
   },

@@ -290,6 +290,9 @@ export const saleStatsViewSchema = z
       .literal(true)
       .optional()
       .meta({ description: "Present while an operator has paused buying." }),
+    perUserLimit: z.number().int().min(1),
+    rateLimit: z.object({ burst: z.number().int().min(0), perSecond: z.number() }),
+    endsAt: isoInstant.nullable().meta({ description: "When the sale ends; null for no end." }),
     at: isoInstant.meta({ description: "Server time of this snapshot." }),
     stock: z.number().int(),
     remaining: z.number().int(),

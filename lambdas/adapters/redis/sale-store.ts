@@ -11,7 +11,7 @@ import type {
   SaleStore,
   UpsertSaleOutcome,
 } from "../../domain/ports.js";
-import { DEFAULT_RATE_LIMIT, type Sale } from "../../domain/sale.js";
+import { DEFAULT_RATE_LIMIT, type Sale, type SaleControls } from "../../domain/sale.js";
 import { HOLD_SALES_KEY, homeShard, rateKey, saleKeys } from "./keys.js";
 import {
   mergeShardHashes,
@@ -375,20 +375,29 @@ export class RedisSaleStore implements SaleStore {
     );
   }
 
-  /** The sale as one: stock and remaining summed over its shards. */
   /**
-   * Pauses or resumes buying on every shard of the sale (shard 0 last, as
-   * upsertSale writes it); false when the sale does not exist.
+   * Applies an operator's controls to every shard of the sale, all of them in
+   * one script call per shard hash (shard 0 last, as upsertSale writes it);
+   * false when the sale does not exist. `nowMs` is the end a closeNow sets.
    */
-  async setPaused(saleId: string, paused: boolean): Promise<boolean> {
+  async applyControls(saleId: string, controls: SaleControls, nowMs: number): Promise<boolean> {
     const shards = await this.shardCount(saleId);
+    const paused = controls.paused === undefined ? "" : controls.paused ? "1" : "0";
     for (let shard = shards - 1; shard >= 0; shard--) {
-      const [code] = await this.redis.saleControl(saleKeys(saleId, shard).sale, paused ? "1" : "0");
+      const [code] = await this.redis.saleControl(
+        saleKeys(saleId, shard).sale,
+        paused,
+        controls.closeNow ? String(nowMs) : "",
+        controls.perUserLimit === undefined ? "" : String(controls.perUserLimit),
+        controls.rateLimit === undefined ? "" : String(controls.rateLimit.burst),
+        controls.rateLimit === undefined ? "" : String(controls.rateLimit.perSecond),
+      );
       if (codeOf("saleControl", code) === "not_found") return false;
     }
     return true;
   }
 
+  /** The sale as one: stock and remaining summed over its shards. */
   async getSale(saleId: string, nowMs: number): Promise<Sale | null> {
     const [first, ...others] = await readEveryShard(
       saleHashOfShard(this.redis, saleId),

@@ -223,7 +223,14 @@ declare module "ioredis" {
       reference: string,
     ): Result<PayReply, Context>;
     unlock(lockKey: string, token: string): Result<[code: number], Context>;
-    saleControl(saleKey: string, paused: "1" | "0"): Result<[code: number], Context>;
+    saleControl(
+      saleKey: string,
+      paused: "1" | "0" | "",
+      closeAtMs: string,
+      perUserLimit: string,
+      rateBurst: string,
+      ratePerSecond: string,
+    ): Result<[code: number], Context>;
   }
 }
 
