@@ -5,6 +5,7 @@ import type { HttpLambda } from "../../local/http-host.js";
 import {
   admin,
   buyEvent,
+  createSaleVia,
   invoke,
   saleSnapshot,
   testRedis,
@@ -37,15 +38,8 @@ function createSaleEvent(body: unknown, claims: Record<string, string> | undefin
   };
 }
 
-async function createSale(overrides: Record<string, unknown> = {}) {
-  const id = uniqueSaleId();
-  const reply = await invoke(
-    upsertSale,
-    createSaleEvent({ id, name: "Console launch", stock: 100, perUserLimit: 2, ...overrides }),
-  );
-  expect(reply.status).toBe(201);
-  return id;
-}
+const createSale = (overrides: Record<string, unknown> = {}) =>
+  createSaleVia(upsertSale, { name: "Console launch", stock: 100, perUserLimit: 2, ...overrides });
 
 function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";
-import { admin, buyEvent, invoke, uniqueSaleId } from "../support/fixtures.js";
+import { buyEvent, createSaleVia, invoke } from "../support/fixtures.js";
 import { sqsEvent, sqsRecord } from "../support/sqs-records.js";
 
 /**
@@ -46,15 +46,11 @@ const emitted = (): Emf[] => lines.flatMap((l) => l.trim().split("\n")).map((l) 
 
 describe("buy metrics (EMF)", () => {
   it("counts each buy once under its outcome: accepted and refused by reason", async () => {
-    const saleId = uniqueSaleId("emf");
-    const created = await invoke(upsertSale, {
-      routeKey: "POST /sales",
-      method: "POST",
-      path: "/sales",
-      body: JSON.stringify({ id: saleId, name: "EMF", stock: 1, perUserLimit: 1 }),
-      claims: admin(),
-    });
-    expect(created.status).toBe(201);
+    const saleId = await createSaleVia(
+      upsertSale,
+      { name: "EMF", stock: 1, perUserLimit: 1 },
+      "emf",
+    );
     lines = [];
     const statuses = [
       (await invoke(buy, buyEvent(saleId, "emf-a", JSON.stringify({ quantity: 1 })))).status,
@@ -83,14 +79,11 @@ describe("buy metrics (EMF)", () => {
   });
 
   it("counts the consumer's records: persisted, duplicates, failed, and dead-lettered on the last receive", async () => {
-    const saleId = uniqueSaleId("emfc");
-    await invoke(upsertSale, {
-      routeKey: "POST /sales",
-      method: "POST",
-      path: "/sales",
-      body: JSON.stringify({ id: saleId, name: "EMF consumer", stock: 5, perUserLimit: 1 }),
-      claims: admin(),
-    });
+    const saleId = await createSaleVia(
+      upsertSale,
+      { name: "EMF consumer", stock: 5, perUserLimit: 1 },
+      "emfc",
+    );
     const bought = await invoke(buy, buyEvent(saleId, "emfc-a", JSON.stringify({ quantity: 1 })));
     expect(bought.status).toBe(202);
     // The message the buy sent, as the queue would deliver it (twice), next to two poison records.

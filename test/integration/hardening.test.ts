@@ -21,6 +21,7 @@ import { rowsOfSale, testDb } from "../support/db.js";
 import {
   admin,
   buyEvent,
+  createSaleVia,
   invoke,
   saleSnapshot,
   testRedis,
@@ -59,18 +60,8 @@ afterAll(async () => {
   await db.end();
 });
 
-async function createSale(fields: Record<string, unknown> = {}): Promise<string> {
-  const id = uniqueSaleId("h");
-  const reply = await invoke(upsertSale, {
-    routeKey: "POST /sales",
-    method: "POST",
-    path: "/sales",
-    body: JSON.stringify({ id, name: "Hardening", stock: 10, perUserLimit: 2, ...fields }),
-    claims: admin(),
-  });
-  expect(reply.status).toBe(201);
-  return id;
-}
+const createSale = (fields: Record<string, unknown> = {}) =>
+  createSaleVia(upsertSale, { name: "Hardening", ...fields }, "h");
 
 const consumeRecords = async (records: ReturnType<typeof sqsRecord>[]) =>
   (await consume(sqsEvent(records), lambdaContext("consume-orders"))) as SQSBatchResponse;

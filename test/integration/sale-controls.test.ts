@@ -6,6 +6,7 @@ import {
   admin,
   buyEvent,
   buyer,
+  createSaleVia,
   invoke,
   saleSnapshot,
   testRedis,
@@ -35,18 +36,8 @@ beforeAll(async () => {
 });
 afterAll(() => redis.quit());
 
-async function createSale(overrides: Record<string, unknown> = {}): Promise<string> {
-  const id = uniqueSaleId("ctl");
-  const reply = await invoke(upsertSale, {
-    routeKey: "POST /sales",
-    method: "POST",
-    path: "/sales",
-    body: JSON.stringify({ id, name: "Controls", stock: 50, perUserLimit: 3, ...overrides }),
-    claims: admin(),
-  });
-  expect(reply.status).toBe(201);
-  return id;
-}
+const createSale = (overrides: Record<string, unknown> = {}) =>
+  createSaleVia(upsertSale, { name: "Controls", stock: 50, perUserLimit: 3, ...overrides }, "ctl");
 
 function control(saleId: string, body: unknown, claims: Record<string, string> = admin()) {
   return invoke(controls, {

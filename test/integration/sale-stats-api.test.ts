@@ -22,7 +22,14 @@ import {
   loadRouteHandlers,
 } from "../../local/http-host.js";
 import { testDb } from "../support/db.js";
-import { admin, buyer, invoke, testRedis, uniqueSaleId } from "../support/fixtures.js";
+import {
+  admin,
+  buyer,
+  createSaleVia,
+  invoke,
+  testRedis,
+  uniqueSaleId,
+} from "../support/fixtures.js";
 
 let redis: Redis;
 let reservations: RedisSaleStore;
@@ -47,18 +54,8 @@ afterAll(async () => {
 
 const T0 = Date.parse("2026-11-25T12:00:00Z");
 
-async function createSale(stock = 10, perUserLimit = 2): Promise<string> {
-  const id = uniqueSaleId("dash");
-  const reply = await invoke(upsertSale, {
-    routeKey: "POST /sales",
-    method: "POST",
-    path: "/sales",
-    claims: admin(),
-    body: JSON.stringify({ id, name: "Dashboard drop", stock, perUserLimit }),
-  });
-  expect(reply.status).toBe(201);
-  return id;
-}
+const createSale = (stock = 10, perUserLimit = 2) =>
+  createSaleVia(upsertSale, { name: "Dashboard drop", stock, perUserLimit }, "dash");
 
 async function reserve(saleId: string, userId: string, quantity = 1) {
   const orderId = newOrderId(saleId, randomUUID());

@@ -79,6 +79,35 @@ export function buyEvent(
   };
 }
 
+/**
+ * Creates a sale through the real upsert-sale handler (POST /sales as the admin) with a
+ * unique id and the given fields over small defaults; fails the test unless it answers 201.
+ */
+export async function createSaleVia(
+  upsertSale: HttpLambda,
+  fields: Record<string, unknown> = {},
+  prefix = "t",
+): Promise<string> {
+  const id = uniqueSaleId(prefix);
+  const reply = await invoke(upsertSale, {
+    routeKey: "POST /sales",
+    method: "POST",
+    path: "/sales",
+    body: JSON.stringify({
+      id,
+      name: `Test sale ${prefix}`,
+      stock: 10,
+      perUserLimit: 2,
+      ...fields,
+    }),
+    claims: admin(),
+  });
+  if (reply.status !== 201) {
+    throw new Error(`POST /sales answered ${reply.status}, not 201: ${reply.raw}`);
+  }
+  return id;
+}
+
 /** Everything Redis holds for a sale, to prove a rejected request changed nothing. */
 export async function saleSnapshot(redis: Redis, saleId: string) {
   const keys = saleKeys(saleId);
