@@ -38,7 +38,6 @@ export const handler = httpHandler(async (event) => {
   const idempotencyKey = idempotencyKeyOf(header(event, "idempotency-key"));
 
   const started = performance.now();
-  let known = true;
   let outcome = "ACCEPTED";
   try {
     const order = await buy(deps, { saleId, userId, quantity, idempotencyKey });
@@ -51,12 +50,13 @@ export const handler = httpHandler(async (event) => {
     if (order.replayed) outcome = "REPLAYED";
     return json(202, { orderId: order.orderId, status: "pending" });
   } catch (error) {
-    known = error instanceof DomainError && error.code !== "SALE_NOT_FOUND";
     outcome = error instanceof DomainError ? error.code : "INTERNAL_ERROR";
     throw error;
   } finally {
-    // No counters for unknown sales: random ids must not create keys.
-    if (known) stats.latency(saleId, performance.now() - started);
+    // No counters for unknown sales (random ids must not create keys), nor for failures
+    // that are not domain outcomes.
+    if (outcome !== "SALE_NOT_FOUND" && outcome !== "INTERNAL_ERROR")
+      stats.latency(saleId, performance.now() - started);
     stats.maybeFlush();
     // One EMF line per buy: the outcome is a bounded code (outcomes.ts), never the sale.
     metricsSink.count("Buys");

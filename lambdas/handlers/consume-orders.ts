@@ -8,7 +8,11 @@ import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
 import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
-import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
+import {
+  readDatabaseConfig,
+  readQueueMaxReceiveCount,
+  readRedisConfig,
+} from "../platform/config.js";
 import { logger } from "../platform/logger.js";
 
 const deps = {
@@ -18,8 +22,8 @@ const deps = {
   logger,
   metrics: metricsSink,
 };
-// The queue's maxReceiveCount (CDK sets it): a record failing its last receive goes to the DLQ.
-const maxReceiveCount = Number(process.env.QUEUE_MAX_RECEIVE_COUNT ?? 0);
+// A record failing its last receive goes to the DLQ.
+const maxReceiveCount = readQueueMaxReceiveCount();
 
 /**
  * SQS consumer of the orders queue: persists each batch in one INSERT and

@@ -264,6 +264,14 @@ export function readRepairOrdersConfig(env: Env = process.env): RepairOrdersConf
 }
 
 /**
+ * The orders queue's maxReceiveCount (CDK sets it on the consumer): a record failing on its
+ * last receive is counted as dead-lettered. 0 (unset, as locally) counts none.
+ */
+export function readQueueMaxReceiveCount(env: Env = process.env): number {
+  return integer(env, "QUEUE_MAX_RECEIVE_COUNT", 0, 0, 1000);
+}
+
+/**
  * The scope the admin routes require (the stack's `adminScope`; Cognito's form
  * `<resource-server>/<scope>` included), checked again by the handlers behind
  * API Gateway's authorizer. Defaults to `admin`.
