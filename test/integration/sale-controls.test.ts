@@ -133,6 +133,44 @@ describe("POST /admin/sales/{saleId}/controls: changes bind the next buy", () =>
     expect((again.body as { endsAt: string }).endsAt).toBe(new Date(endsAt).toISOString());
   });
 
+  it("closeNow racing 300 buys: every 202 holds its unit, nothing is accepted once the close has answered", async () => {
+    const saleId = await createSale({ stock: 1_000, perUserLimit: 1 });
+    // Buys start one per event-loop turn; the close is sent after the 150th.
+    const inFlight: Array<ReturnType<typeof invoke>> = [];
+    let closing: ReturnType<typeof control> | undefined;
+    for (let i = 0; i < 300; i++) {
+      if (i === 150) closing = control(saleId, { closeNow: true });
+      inFlight.push(invoke(buy, buyEvent(saleId, `racer-${i}`, JSON.stringify({ quantity: 1 }))));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const closed = await closing;
+    expect(closed?.status).toBe(200);
+    const after = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => buyAs(saleId, `late-${i}`)),
+    );
+    const replies = await Promise.all(inFlight);
+    expect(after.every((r) => r.status === 409 && r.code === "SALE_ENDED")).toBe(true);
+    for (const reply of replies) {
+      expect([202, 409]).toContain(reply.status);
+      if (reply.status === 409) {
+        expect((reply.body as { error: { code: string } }).error.code).toBe("SALE_ENDED");
+      }
+    }
+    // The books: exactly the accepted buys hold units, each with its order.
+    const accepted = replies.filter((r) => r.status === 202);
+    console.info(
+      `closeNow race: ${accepted.length} accepted, ${replies.length - accepted.length} SALE_ENDED`,
+    );
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(accepted.length).toBeLessThan(300);
+    const state = await saleSnapshot(redis, saleId);
+    expect(1_000 - Number(state.sale.remaining)).toBe(accepted.length);
+    const orderIds = new Set(Object.keys(state.orders));
+    for (const reply of accepted) {
+      expect(orderIds.has((reply.body as { orderId: string }).orderId)).toBe(true);
+    }
+  });
+
   it("closeNow on a sale not started yet: it reads and refuses as ended", async () => {
     const saleId = await createSale({ startsAt: new Date(Date.now() + 3_600_000).toISOString() });
     expect(await buyAs(saleId, "u")).toEqual({ status: 409, code: "SALE_NOT_OPEN" });
