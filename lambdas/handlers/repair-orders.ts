@@ -6,7 +6,9 @@ import { RedisRepairLock } from "../adapters/redis/repair-lock.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
 import { type AutoRepairReport, autoRepair } from "../domain/auto-repair.js";
 import { readRepairOrdersConfig } from "../platform/config.js";
+import { functionChain } from "../platform/function-chain.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 const config = readRepairOrdersConfig();
 const redis = await createRedisClient(config.redis);
@@ -28,7 +30,7 @@ const deps = {
  * Its one log line per run ("order repair") carries the figures the
  * repair-backlog alarm and the dashboard read.
  */
-export async function handler(): Promise<AutoRepairReport> {
+export const handler = functionChain<unknown, AutoRepairReport>().handler(async () => {
   const report = await autoRepair(deps, config);
   const busy =
     report.staleFound > 0 ||
@@ -40,4 +42,4 @@ export async function handler(): Promise<AutoRepairReport> {
     logger.info("order repair", { ...report });
   else logger.debug("order repair", { ...report });
   return report;
-}
+});

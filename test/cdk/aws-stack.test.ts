@@ -439,7 +439,10 @@ describe("Functions", () => {
         POWERTOOLS_SERVICE_NAME: "flash-sale",
         POWERTOOLS_LOG_LEVEL: "INFO",
         NODE_OPTIONS: "--enable-source-maps",
+        // Calls at a cold start have no segment to join: not an error (lambdas/platform/tracing.ts).
+        AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
       });
+      expect(envOf(template, handler), handler).not.toHaveProperty("POWERTOOLS_TRACE_ENABLED");
     }
     template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
   });
