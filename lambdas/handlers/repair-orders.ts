@@ -1,3 +1,4 @@
+import { publishFigures } from "../adapters/metrics/emf-metrics.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { reconcileDeps } from "../adapters/reconcile-deps.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -19,16 +20,18 @@ const deps = {
     sqs: createSqsClient(config.queues.sqs),
     queues: config.queues,
   }),
-  index: new RedisRecentSalesIndex(redis),
-  lock: new RedisRepairLock(redis),
+  index: traced("Redis", new RedisRecentSalesIndex(redis)),
+  lock: traced("Redis", new RedisRepairLock(redis)),
 };
 
 /**
  * The scheduled repair (EventBridge, once a minute, in AWS; a timer in the
  * local stack): finishes the orders a buy left reserved without a message,
  * writes the confirmations without a row (lambdas/domain/auto-repair.ts).
- * Its one log line per run ("order repair") carries the figures the
- * repair-backlog alarm and the dashboard read.
+ * Its one log line per run ("order repair") carries its figures for a
+ * person; the same figures go out as metrics (EMF), which the repair-backlog
+ * alarm and the dashboard read. A run that found the lock taken did nothing
+ * and reports nothing.
  */
 export const handler = functionChain<unknown, AutoRepairReport>().handler(async () => {
   const report = await autoRepair(deps, config);
@@ -41,5 +44,11 @@ export const handler = functionChain<unknown, AutoRepairReport>().handler(async 
   else if (busy || process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined)
     logger.info("order repair", { ...report });
   else logger.debug("order repair", { ...report });
+  if (report.outcome === "done")
+    publishFigures({
+      RepairStaleFound: report.staleFound,
+      RepairRepaired: report.repaired,
+      RepairBacklog: report.backlog,
+    });
   return report;
 });
