@@ -1,3 +1,4 @@
+import { publishFigures } from "../adapters/metrics/emf-metrics.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { reconcileDeps } from "../adapters/reconcile-deps.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -6,7 +7,9 @@ import { RedisRepairLock } from "../adapters/redis/repair-lock.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
 import { type AutoRepairReport, autoRepair } from "../domain/auto-repair.js";
 import { readRepairOrdersConfig } from "../platform/config.js";
+import { functionChain } from "../platform/function-chain.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 const config = readRepairOrdersConfig();
 const redis = await createRedisClient(config.redis);
@@ -17,18 +20,20 @@ const deps = {
     sqs: createSqsClient(config.queues.sqs),
     queues: config.queues,
   }),
-  index: new RedisRecentSalesIndex(redis),
-  lock: new RedisRepairLock(redis),
+  index: traced("Redis", new RedisRecentSalesIndex(redis)),
+  lock: traced("Redis", new RedisRepairLock(redis)),
 };
 
 /**
  * The scheduled repair (EventBridge, once a minute, in AWS; a timer in the
  * local stack): finishes the orders a buy left reserved without a message,
  * writes the confirmations without a row (lambdas/domain/auto-repair.ts).
- * Its one log line per run ("order repair") carries the figures the
- * repair-backlog alarm and the dashboard read.
+ * Its one log line per run ("order repair") carries its figures for a
+ * person; the same figures go out as metrics (EMF), which the repair-backlog
+ * alarm and the dashboard read. A run that found the lock taken did nothing
+ * and reports nothing.
  */
-export async function handler(): Promise<AutoRepairReport> {
+export const handler = functionChain<unknown, AutoRepairReport>().handler(async () => {
   const report = await autoRepair(deps, config);
   const busy =
     report.staleFound > 0 ||
@@ -39,5 +44,11 @@ export async function handler(): Promise<AutoRepairReport> {
   else if (busy || process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined)
     logger.info("order repair", { ...report });
   else logger.debug("order repair", { ...report });
+  if (report.outcome === "done")
+    publishFigures({
+      RepairStaleFound: report.staleFound,
+      RepairRepaired: report.repaired,
+      RepairBacklog: report.backlog,
+    });
   return report;
-}
+});

@@ -9,5 +9,8 @@ export const METRIC_NAMES = [
   "OrdersDuplicate",
   "OrderRecordsFailed",
   "OrdersDeadLettered",
+  "RepairStaleFound",
+  "RepairRepaired",
+  "RepairBacklog",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
