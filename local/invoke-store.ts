@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { InvokeStore, InvokeStoreBase } from "@aws/lambda-invoke-store";
 import type { Context } from "aws-lambda";
-import { traceId } from "./apigw-event.js";
+import { pooledRandomHex, traceId } from "./apigw-event.js";
 
 /**
  * The Lambda runtime's invoke store, as the Node.js runtime keeps it when one
@@ -21,7 +20,7 @@ const { REQUEST_ID, X_RAY_TRACE_ID } = InvokeStoreBase.PROTECTED_KEYS;
  */
 export function invocationTraceHeader(callerHeader?: string): string {
   const callerRoot = callerHeader?.split(";").find((field) => field.startsWith("Root="));
-  return `${callerRoot ?? traceId()};Parent=${randomBytes(8).toString("hex")};Sampled=0`;
+  return `${callerRoot ?? traceId()};Parent=${pooledRandomHex(8)};Sampled=0`;
 }
 
 /** Runs `invoke` as one invocation: its request id and trace header are the store's until it settles. */
