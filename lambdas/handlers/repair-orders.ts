@@ -1,6 +1,9 @@
+import { createEventPublisher } from "../adapters/events/publisher.js";
+import { metricsSink, publishMetrics } from "../adapters/metrics/emf-metrics.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { reconcileDeps } from "../adapters/reconcile-deps.js";
 import { createRedisClient } from "../adapters/redis/client.js";
+import { RedisEventLedger } from "../adapters/redis/event-ledger.js";
 import { RedisRecentSalesIndex } from "../adapters/redis/recent-sales-index.js";
 import { RedisRepairLock } from "../adapters/redis/repair-lock.js";
 import { createSqsClient } from "../adapters/sqs/client.js";
@@ -19,6 +22,11 @@ const deps = {
   }),
   index: new RedisRecentSalesIndex(redis),
   lock: new RedisRepairLock(redis),
+  // The sale events (and OrderConfirmed for the rows it writes): docs/events.md.
+  events: createEventPublisher(config.events, logger),
+  eventLedger: new RedisEventLedger(redis),
+  logger,
+  metrics: metricsSink,
 };
 
 /**
@@ -26,7 +34,8 @@ const deps = {
  * local stack): finishes the orders a buy left reserved without a message,
  * writes the confirmations without a row (lambdas/domain/auto-repair.ts).
  * Its one log line per run ("order repair") carries the figures the
- * repair-backlog alarm and the dashboard read.
+ * repair-backlog alarm and the dashboard read. It also sends the sale events
+ * (SaleOpened, SaleSoldOut, SaleClosed) of the sales it visits, each once.
  */
 export async function handler(): Promise<AutoRepairReport> {
   const report = await autoRepair(deps, config);
@@ -34,10 +43,13 @@ export async function handler(): Promise<AutoRepairReport> {
     report.staleFound > 0 ||
     report.restored > 0 ||
     report.failedSales.length > 0 ||
+    report.eventsSent > 0 ||
+    report.eventsFailed > 0 ||
     Object.keys(report.forAPerson).length > 0;
   if (report.failedSales.length > 0) logger.warn("order repair", { ...report });
   else if (busy || process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined)
     logger.info("order repair", { ...report });
   else logger.debug("order repair", { ...report });
+  publishMetrics();
   return report;
 }

@@ -9,5 +9,7 @@ export const METRIC_NAMES = [
   "OrdersDuplicate",
   "OrderRecordsFailed",
   "OrdersDeadLettered",
+  "EventsPublished",
+  "EventsPublishFailed",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
