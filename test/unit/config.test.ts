@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { keyCount } from "../../lambdas/adapters/redis/scripts.js";
-import {
-  readBuyConfig,
-  readEventsConfig,
-  readRedisConfig,
-} from "../../lambdas/platform/config.js";
+import { readBuyConfig, readEventsConfig, readRedisConfig } from "../../lambdas/platform/config.js";
 
 const base = {
   REDIS_URL: "redis://127.0.0.1:6379",
@@ -22,9 +18,9 @@ describe("config", () => {
     });
     expect(readEventsConfig({ EVENT_BUS_NAME: " " })).toEqual({ kind: "none" });
     expect(() => readEventsConfig({ EVENT_BUS_NAME: "bad name" })).toThrow(/EVENT_BUS_NAME/);
-    expect(() =>
-      readEventsConfig({ EVENT_BUS_NAME: "b", EVENTS_REQUEST_TIMEOUT_MS: "0" }),
-    ).toThrow(/EVENTS_REQUEST_TIMEOUT_MS/);
+    expect(() => readEventsConfig({ EVENT_BUS_NAME: "b", EVENTS_REQUEST_TIMEOUT_MS: "0" })).toThrow(
+      /EVENTS_REQUEST_TIMEOUT_MS/,
+    );
   });
 
   it("reads a complete buy configuration with defaults", () => {
