@@ -290,9 +290,7 @@ export class FlashSaleStack extends Stack {
     const repairOrders = this.functions.get(REPAIR_ORDERS_HANDLER);
     if (repairOrders) {
       new AutoRepair(this, "AutoRepair", {
-        stage: settings.stage,
         fn: repairOrders,
-        logGroup: repairOrders.logGroup,
         rateMinutes: REPAIR_ORDERS_RATE_MINUTES,
         httpTimeoutSeconds: settings.httpTimeoutSeconds,
         topic: monitoring.topic,

@@ -20,6 +20,7 @@ import { apiGatewayEvent, joinHeaderValues, requestBody, traceId } from "./apigw
 import { authorizeRoute, type Claims, type LocalJwtSettings } from "./auth.js";
 import { type GatewaySettings, stackGatewaySettings, TokenBucket } from "./gateway.js";
 import { type GatewayStatus, gatewayResponse } from "./gateway-responses.js";
+import { invocationTraceHeader, withinInvocation } from "./invoke-store.js";
 import { lambdaContext } from "./lambda-context.js";
 
 /**
@@ -191,6 +192,7 @@ export function createHttpHost(options: HttpHostOptions): Server {
       event,
       lambdaContext(route.handler, gateway.functionTimeoutMs, gateway.functionMemoryMb),
       gateway.functionTimeoutMs,
+      invocationTraceHeader(headers["x-amzn-trace-id"]),
     );
     const result = "result" in invocation ? integrationResponse(invocation.result) : null;
     if (!result) {
@@ -238,6 +240,7 @@ async function invoke(
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
   context: Context,
   timeoutMs: number,
+  traceHeader: string,
 ): Promise<Invocation> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Invocation>((resolve) => {
@@ -247,7 +250,7 @@ async function invoke(
     );
   });
   const ran = Promise.resolve()
-    .then(() => handler(event, context))
+    .then(() => withinInvocation(context, traceHeader, () => handler(event, context)))
     .then(
       (result): Invocation => ({ result }),
       (error: unknown): Invocation => ({

@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { invocationTraceHeader, withinInvocation } from "./invoke-store.js";
 import { lambdaContext } from "./lambda-context.js";
 import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
 
@@ -252,8 +253,9 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new InvocationTimeout(timeoutMs)), timeoutMs);
       });
+      const context = lambdaContext("consume-orders", timeoutMs);
       const response = await Promise.race([
-        options.handler(event, lambdaContext("consume-orders", timeoutMs)),
+        withinInvocation(context, invocationTraceHeader(), () => options.handler(event, context)),
         timedOut,
       ]);
       outcome = batchOutcome(ids, response);
@@ -384,6 +386,8 @@ function toRecord(message: Message, queueArn: string): SQSRecord {
       SenderId: attributes.SenderId ?? "local",
       ApproximateFirstReceiveTimestamp:
         attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      // The sender's X-Ray trace header, when it sent one (the buy does).
+      ...(attributes.AWSTraceHeader ? { AWSTraceHeader: attributes.AWSTraceHeader } : {}),
     },
     messageAttributes: Object.fromEntries(
       Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [

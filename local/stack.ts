@@ -2,11 +2,14 @@ import { type ChildProcess, fork } from "node:child_process";
 import cluster, { type Worker } from "node:cluster";
 import type { Server } from "node:http";
 import { join } from "node:path";
+import type { Context, ScheduledEvent } from "aws-lambda";
 import pg from "pg";
 import { migrate } from "../lambdas/adapters/postgres/migrate.js";
 import { localJwtSettings } from "./auth.js";
 import { type GatewaySettings, stackGatewaySettings } from "./gateway.js";
 import { createHttpHost, listen, loadRouteHandlers } from "./http-host.js";
+import { invocationTraceHeader, withinInvocation } from "./invoke-store.js";
+import { lambdaContext } from "./lambda-context.js";
 import { localPaymentEnv } from "./payments.js";
 import { type LocalServices, startLocalServices } from "./services/index.js";
 import { freePort } from "./services/processes.js";
@@ -171,10 +174,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     } else consumer = await startConsumerProcess(env, settings);
     const running = consumer;
     sweeper = await startSchedule(
+      "expire-holds",
       async () => (await import("../lambdas/handlers/expire-holds.js")).handler,
       options.sweepIntervalMs ?? 2_000,
     );
     repairer = await startSchedule(
+      "repair-orders",
       async () => (await import("../lambdas/handlers/repair-orders.js")).handler,
       options.repairIntervalMs ?? 5_000,
     );
@@ -210,7 +215,8 @@ const LOCAL_REPAIR_ENV: Record<string, string> = {
  * order repair run this way.
  */
 export async function startSchedule(
-  load: () => Promise<() => Promise<unknown>>,
+  functionName: string,
+  load: () => Promise<ScheduledLambda>,
   intervalMs: number,
 ): Promise<{ stop(): Promise<void> }> {
   if (intervalMs <= 0) return { stop: async () => {} };
@@ -218,7 +224,7 @@ export async function startSchedule(
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     if (running) return; // the last run is still going: skip this tick
-    running = handler()
+    running = invokeScheduled(functionName, handler)
       .catch(() => undefined) // the handler logs its own failures; the next tick retries
       .finally(() => {
         running = undefined;
@@ -231,6 +237,26 @@ export async function startSchedule(
       await running;
     },
   };
+}
+
+/** A function EventBridge Scheduler invokes: its event is the schedule's (the handlers ignore it). */
+export type ScheduledLambda = (event: ScheduledEvent, context: Context) => Promise<unknown>;
+
+/** One scheduled invocation, as EventBridge Scheduler makes it: its own request id and trace. */
+export function invokeScheduled(functionName: string, handler: ScheduledLambda): Promise<unknown> {
+  const context = lambdaContext(functionName, 5 * 60_000);
+  const event: ScheduledEvent = {
+    version: "0",
+    id: context.awsRequestId,
+    "detail-type": "Scheduled Event",
+    source: "aws.scheduler",
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [`arn:aws:scheduler:us-east-1:000000000000:schedule/default/${functionName}`],
+    detail: {},
+  };
+  return withinInvocation(context, invocationTraceHeader(), () => handler(event, context));
 }
 
 async function startWorkers(count: number, env: Record<string, string>): Promise<Worker[]> {

@@ -16,10 +16,14 @@ export interface PersistDeps {
 /** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
 export type RecordResult = PromiseSettledResult<void>;
 
-/** What the use case needs of a queue message: its id (for logs) and its body. */
+/**
+ * What the use case needs of a queue message: its id (for logs), its body,
+ * and the sender's X-Ray trace header when it sent one (SQS's AWSTraceHeader).
+ */
 export interface QueuedMessage {
   messageId: string;
   body: string;
+  attributes?: { AWSTraceHeader?: string };
 }
 
 const ok: RecordResult = { status: "fulfilled", value: undefined };
@@ -134,6 +138,9 @@ export async function persistOrders(
         inserted: inserted.length,
         duplicates: toInsert.length - inserted.length - refused.length,
         refused: refused.length,
+        // Each new row with the trace of the buy that accepted it: the join from a
+        // buy's log line (its xray_trace_id) to its row, here as in X-Ray.
+        orders: newRows(toInsert, new Set(inserted), records),
       });
       if (deps.events && inserted.length > 0) {
         const persistedAtMs = deps.now();
@@ -154,6 +161,28 @@ export async function persistOrders(
   }
   await publishQuietly(deps, pendingEvents);
   return results;
+}
+
+/** The orders that became rows, each with its buy's trace id (the header's Root) when the message carried one. */
+function newRows(
+  candidates: Array<{ index: number; order: Order }>,
+  inserted: Set<string>,
+  records: QueuedMessage[],
+): Array<{ orderId: string; traceId?: string }> {
+  return candidates
+    .filter(({ order }) => inserted.has(order.orderId))
+    .map(({ index, order }) => {
+      const traceId = traceRootOf(records[index]?.attributes?.AWSTraceHeader);
+      return traceId === undefined
+        ? { orderId: order.orderId }
+        : { orderId: order.orderId, traceId };
+    });
+}
+
+/** The `Root` of an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`): the trace's id. */
+export function traceRootOf(header: string | undefined): string | undefined {
+  const root = header?.split(";").find((field) => field.startsWith("Root="));
+  return root === undefined ? undefined : root.slice("Root=".length);
 }
 
 /** Confirmations that mean the message must not become a row (yet): it fails, and after retries reaches the DLQ. */

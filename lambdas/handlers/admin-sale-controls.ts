@@ -8,8 +8,12 @@ import { pathParameter, requireAdmin, validBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
-const reservations = new RedisSaleStore(await createRedisClient(readRedisConfig()));
+const reservations = traced(
+  "Redis",
+  new RedisSaleStore(await createRedisClient(readRedisConfig())),
+);
 
 /**
  * POST /admin/sales/{saleId}/controls (admin): pause or resume buying, close

@@ -12,12 +12,13 @@ import { httpHandler } from "../http/http-handler.js";
 import { pathParameter, requireAdmin, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readSaleStatsConfig } from "../platform/config.js";
+import { traced } from "../platform/tracing.js";
 
 const config = readSaleStatsConfig();
 const sqs = createSqsClient(config.queues.sqs);
 const deps = {
-  counters: new RedisSaleCounters(await createRedisClient(config.redis)),
-  orderRows: new PostgresOrderRows(await createPostgresPool(config.database)),
+  counters: traced("Redis", new RedisSaleCounters(await createRedisClient(config.redis))),
+  orderRows: traced("Postgres", new PostgresOrderRows(await createPostgresPool(config.database))),
   queueDepths: sqsQueueDepths(sqs, config.queues),
   now: Date.now,
   sourceTimeoutMs: config.sourceTimeoutMs,

@@ -7,9 +7,13 @@ import { httpHandler } from "../http/http-handler.js";
 import { requireAdmin, validQuery } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
+import { traced } from "../platform/tracing.js";
 
 const redis = await createRedisClient(readRedisConfig());
-const deps = { index: new RedisRecentSalesIndex(redis), reservations: new RedisSaleStore(redis) };
+const deps = {
+  index: traced("Redis", new RedisRecentSalesIndex(redis)),
+  reservations: traced("Redis", new RedisSaleStore(redis)),
+};
 
 /** GET /admin/sales (admin): the most recently created sales, newest first, with their stock. */
 export const handler = httpHandler(async (event) => {

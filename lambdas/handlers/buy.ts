@@ -14,13 +14,14 @@ import { json } from "../http/responses.js";
 import { buyRequestSchema, idempotencyKeySchema } from "../http/schemas.js";
 import { readBuyConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 // Cold start: config, clients and scripts once per container.
 const config = readBuyConfig();
 const redis = await createRedisClient(config.redis);
 const stats = new BuyStatsRecorder(redis, Date.now);
 const deps = {
-  reservations: new RedisSaleStore(redis),
+  reservations: traced("Redis", new RedisSaleStore(redis)),
   queue: new SqsOrderQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
   counters: stats,
   soldOut: new SoldOutCache(config.soldOutCacheMs, Date.now),

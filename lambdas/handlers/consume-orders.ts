@@ -1,5 +1,3 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
 import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createEventPublisher } from "../adapters/events/publisher.js";
@@ -15,11 +13,16 @@ import {
   readQueueMaxReceiveCount,
   readRedisConfig,
 } from "../platform/config.js";
+import { functionChain } from "../platform/function-chain.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 const deps = {
-  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
-  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
+  reservations: traced("Redis", new RedisSaleStore(await createRedisClient(readRedisConfig()))),
+  orderRows: traced(
+    "Postgres",
+    new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
+  ),
   now: Date.now,
   logger,
   metrics: metricsSink,
@@ -34,8 +37,7 @@ const maxReceiveCount = readQueueMaxReceiveCount();
  * reports only the failed records (ReportBatchItemFailures), so SQS retries
  * those alone and moves them to the DLQ after maxReceiveCount.
  */
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+export const handler = functionChain<SQSEvent, SQSBatchResponse>()
   // Failures are already logged with context by persistOrders.
   .use(sqsPartialBatchFailure({ logger: () => {} }))
   .handler(async (event) => {

@@ -4,11 +4,13 @@ import { createSqsClient } from "../adapters/sqs/client.js";
 import { SqsOrderEventQueue } from "../adapters/sqs/order-events.js";
 import { type SweepReport, sweepHolds } from "../domain/expire-holds.js";
 import { readExpireHoldsConfig } from "../platform/config.js";
+import { functionChain } from "../platform/function-chain.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 const config = readExpireHoldsConfig();
 const deps = {
-  holds: new RedisHoldLedger(await createRedisClient(config.redis)),
+  holds: traced("Redis", new RedisHoldLedger(await createRedisClient(config.redis))),
   events: new SqsOrderEventQueue(createSqsClient(config.sqs), config.ordersQueueUrl),
   now: Date.now,
   logger,
@@ -20,7 +22,7 @@ const deps = {
  * expired yet and sends the holds' history to the orders queue. Its report
  * (lagMs: how late the oldest expiry was) is logged for the expiry-lag alarm.
  */
-export async function handler(): Promise<SweepReport> {
+export const handler = functionChain<unknown, SweepReport>().handler(async () => {
   const report = await sweepHolds(deps);
   // In AWS every run is logged at info: the expiry-lag metric filter reads lagMs from it.
   // Locally an idle run (every 2 s) logs at debug only, so the console stays readable.
@@ -29,4 +31,4 @@ export async function handler(): Promise<SweepReport> {
     logger.info("hold sweep", { ...report });
   else logger.debug("hold sweep", { ...report });
   return report;
-}
+});

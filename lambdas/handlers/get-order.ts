@@ -9,10 +9,14 @@ import { httpHandler } from "../http/http-handler.js";
 import { callerId, pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readDatabaseConfig, readRedisConfig } from "../platform/config.js";
+import { traced } from "../platform/tracing.js";
 
 const deps = {
-  reservations: new RedisSaleStore(await createRedisClient(readRedisConfig())),
-  orderRows: new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
+  reservations: traced("Redis", new RedisSaleStore(await createRedisClient(readRedisConfig()))),
+  orderRows: traced(
+    "Postgres",
+    new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
+  ),
 };
 
 /** GET /orders/{orderId}: the caller's own order, pending or confirmed; 404 otherwise. */

@@ -6,8 +6,12 @@ import { httpHandler } from "../http/http-handler.js";
 import { pathParameter } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readRedisConfig } from "../platform/config.js";
+import { traced } from "../platform/tracing.js";
 
-const reservations = new RedisSaleStore(await createRedisClient(readRedisConfig()));
+const reservations = traced(
+  "Redis",
+  new RedisSaleStore(await createRedisClient(readRedisConfig())),
+);
 
 /** GET /sales/{saleId}: the sale's live state, read in one HGETALL. */
 export const handler = httpHandler(

@@ -8,13 +8,14 @@ import { header, rawBody } from "../http/request.js";
 import { json } from "../http/responses.js";
 import { readPaymentWebhookConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 // Cold start: config, the signing secret (Secrets Manager in AWS, once) and the Redis client.
 const config = readPaymentWebhookConfig();
 const secret = config.webhookSecret ?? (await secretString(config.webhookSecretArn as string));
 const deps = {
   provider: new StripePaymentProvider(secret),
-  holds: new RedisHoldLedger(await createRedisClient(config.redis)),
+  holds: traced("Redis", new RedisHoldLedger(await createRedisClient(config.redis))),
   now: Date.now,
   logger,
 };

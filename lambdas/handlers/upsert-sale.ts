@@ -8,11 +8,12 @@ import { json } from "../http/responses.js";
 import { saleDefinitionSchema } from "../http/schemas.js";
 import { readRedisConfig } from "../platform/config.js";
 import { logger } from "../platform/logger.js";
+import { traced } from "../platform/tracing.js";
 
 const redis = await createRedisClient(readRedisConfig());
 const deps = {
-  reservations: new RedisSaleStore(redis),
-  recentSales: new RedisRecentSalesIndex(redis),
+  reservations: traced("Redis", new RedisSaleStore(redis)),
+  recentSales: traced("Redis", new RedisRecentSalesIndex(redis)),
   logger,
 };
 

@@ -1,8 +1,6 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
 import type { APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { readOriginVerifySecret } from "../platform/config.js";
-import { logger } from "../platform/logger.js";
+import { functionChain } from "../platform/function-chain.js";
 import { authenticated } from "./authenticated.js";
 import { httpErrors, jsonBody, originVerified } from "./middleware.js";
 import type { HttpEvent } from "./request.js";
@@ -22,17 +20,16 @@ const ORIGIN_SECRET = readOriginVerifySecret();
 export type HttpRoute = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
 
 /**
- * The middleware chain every HTTP handler shares: log context, error
- * rendering, the edge's origin header (when the stack has an edge), identity (unless the route is public), then the size-limited
- * JSON body.
+ * The middleware chain every HTTP handler shares: log context and the X-Ray
+ * segment (functionChain), error rendering, the edge's origin header (when
+ * the stack has an edge), identity (unless the route is public), then the
+ * size-limited JSON body.
  */
 export function httpHandler(
   route: HttpRoute,
   options: { public?: boolean; maxBodyBytes?: number } = {},
 ) {
-  const chain = middy<HttpEvent, APIGatewayProxyResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(httpErrors());
+  const chain = functionChain<HttpEvent, APIGatewayProxyResultV2>().use(httpErrors());
   if (ORIGIN_SECRET !== undefined) chain.use(originVerified(ORIGIN_SECRET));
   if (!options.public) chain.use(authenticated());
   return chain.use(jsonBody(options.maxBodyBytes ?? MAX_BODY_BYTES)).handler(route);

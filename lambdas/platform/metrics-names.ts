@@ -9,6 +9,9 @@ export const METRIC_NAMES = [
   "OrdersDuplicate",
   "OrderRecordsFailed",
   "OrdersDeadLettered",
+  "RepairStaleFound",
+  "RepairRepaired",
+  "RepairBacklog",
   "EventsPublished",
   "EventsPublishFailed",
 ] as const;

@@ -4,22 +4,20 @@ import {
   ComparisonOperator,
   type Dashboard,
   GraphWidget,
+  Metric,
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import type { ILogGroup } from "aws-cdk-lib/aws-logs";
-import { FilterPattern } from "aws-cdk-lib/aws-logs";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
+import { METRICS_NAMESPACE } from "../../lambdas/platform/metrics-names.js";
 import type { FlashSaleFunction } from "./flash-sale-function.js";
 
 export interface AutoRepairProps {
-  stage: string;
   /** The repair-orders function (lambdas/handlers/repair-orders.ts). */
   fn: FlashSaleFunction;
-  logGroup: ILogGroup;
   rateMinutes: number;
   /** The buy function's timeout: a buy cannot send after it, so the grace period outlasts it. */
   httpTimeoutSeconds: number;
@@ -27,13 +25,11 @@ export interface AutoRepairProps {
   dashboard: Dashboard;
 }
 
-/** The metric namespace of the repair's figures (metric filters on its `order repair` log line). */
-export const REPAIR_METRIC_NAMESPACE = "FlashSale";
-
 /**
  * The scheduled repair: an EventBridge rule runs repair-orders every minute
- * (one attempt: the next minute is the retry); its log line becomes metrics
- * (stale found, repaired, backlog), an alarm on the backlog and a dashboard row.
+ * (one attempt: the next minute is the retry); each run's figures (stale
+ * found, repaired, backlog: EMF from the function, lambdas/handlers/repair-orders.ts)
+ * feed an alarm on the backlog and a dashboard row.
  */
 export class AutoRepair extends Construct {
   readonly rule: Rule;
@@ -59,23 +55,24 @@ export class AutoRepair extends Construct {
       targets: [new LambdaFunction(props.fn, { retryAttempts: 0 })],
     });
 
-    const figure = (name: string, field: string) =>
-      props.logGroup
-        .addMetricFilter(`${name}Filter`, {
-          filterPattern: FilterPattern.stringValue("$.message", "=", "order repair"),
-          metricNamespace: REPAIR_METRIC_NAMESPACE,
-          metricName: `Repair${name}-${props.stage}`,
-          metricValue: `$.${field}`,
-        })
-        .metric({ period: Duration.minutes(1), statistic: "Sum" });
-    const stale = figure("StaleFound", "staleFound");
-    const repaired = figure("Repaired", "repaired");
-    const backlog = figure("Backlog", "backlog");
+    const figure = (metricName: string, label?: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: "flash-sale" },
+        period: Duration.minutes(1),
+        statistic: "Sum",
+        label,
+      });
+    const stale = figure("RepairStaleFound", "stale found");
+    const repaired = figure("RepairRepaired", "repaired");
+    const backlog = figure("RepairBacklog", "backlog");
 
     // A backlog three runs in a row: the repair cannot keep up (over its bound
     // each run) or its repairs fail; a person looks at the `order repair` lines.
     this.backlogAlarm = new Alarm(this, "BacklogAlarm", {
-      metric: backlog.with({ statistic: "Minimum" }),
+      // Unlabelled: a labelled metric would make the alarm a metric-math one.
+      metric: figure("RepairBacklog").with({ statistic: "Minimum" }),
       threshold: 1,
       evaluationPeriods: 3,
       datapointsToAlarm: 3,

@@ -92,5 +92,8 @@ export function commonEnvironment(logLevel: string): Record<string, string> {
     POWERTOOLS_SERVICE_NAME: "flash-sale",
     POWERTOOLS_LOG_LEVEL: logLevel,
     NODE_OPTIONS: "--enable-source-maps",
+    // A traced client called outside an invocation (at a cold start) has no segment to
+    // join: X-Ray's SDK would log an error for each; the call itself is fine.
+    AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
   };
 }

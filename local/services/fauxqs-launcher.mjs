@@ -32,8 +32,10 @@ async function internal(path, name) {
   return module[name];
 }
 
+const SqsStore = await internal("./sqs/sqsStore.js", "SqsStore");
+keepTraceHeaders(SqsStore, await internal("./sqs/sqsRouter.js", "SqsRouter"));
 const stores = {
-  sqsStore: new (await internal("./sqs/sqsStore.js", "SqsStore"))(),
+  sqsStore: new SqsStore(),
   snsStore: new (await internal("./sns/snsStore.js", "SnsStore"))(),
   s3Store: new (await internal("./s3/s3Store.js", "S3Store"))(),
 };
@@ -74,6 +76,62 @@ function keepReceiveCountWhenReady(manager) {
   );
   manager.updateMessageReady = (messageId) => {
     ready.run(messageId);
+  };
+}
+
+// fauxqs 2.4 drops the AWSTraceHeader message system attribute, which SQS keeps with the
+// message and hands to the consumer (ReceiveMessage with AttributeNames All or
+// AWSTraceHeader; Lambda's records carry it), so the buy's X-Ray trace joins its
+// persistence. Here the messages a send creates (synchronously, inside the router's handle)
+// are caught as created and given the header of their entry; a receive adds it back.
+// Kept in memory only: a message that outlives a restart of a persistent server comes
+// back without its header (the trace is lost, never the message).
+function keepTraceHeaders(Store, Router) {
+  let created = null;
+  const create = Store.createMessage;
+  Store.createMessage = function (...args) {
+    const message = create.apply(this, args);
+    created?.push(message);
+    return message;
+  };
+  const handle = Router.prototype.handle;
+  const headerOf = (entry) => entry?.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
+  Router.prototype.handle = async function (request, reply) {
+    const action = String(request.headers["x-amz-target"] ?? "").replace("AmazonSQS.", "");
+    const body = request.body ?? {};
+    if (action === "SendMessage" || action === "SendMessageBatch") {
+      created = [];
+      const handled = handle.call(this, request, reply);
+      const messages = created;
+      created = null;
+      const result = await handled;
+      const byId = new Map(messages.map((message) => [message.messageId, message]));
+      const sent =
+        action === "SendMessage"
+          ? [[result?.MessageId, headerOf(body)]]
+          : (result?.Successful ?? []).map((ok) => [
+              ok.MessageId,
+              headerOf((body.Entries ?? []).find((entry) => entry.Id === ok.Id)),
+            ]);
+      for (const [messageId, header] of sent) {
+        const message = byId.get(messageId);
+        if (message && typeof header === "string") message.awsTraceHeader = header;
+      }
+      return result;
+    }
+    const result = await handle.call(this, request, reply);
+    if (action === "ReceiveMessage" && result?.Messages) {
+      const names = [...(body.AttributeNames ?? []), ...(body.MessageSystemAttributeNames ?? [])];
+      if (names.includes("All") || names.includes("AWSTraceHeader")) {
+        const queue = this.store.getQueue(body.QueueUrl);
+        for (const received of result.Messages) {
+          const header = queue?.inflightMessages.get(received.ReceiptHandle)?.message
+            .awsTraceHeader;
+          if (header) received.Attributes = { ...received.Attributes, AWSTraceHeader: header };
+        }
+      }
+    }
+    return result;
   };
 }
 

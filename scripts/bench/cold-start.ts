@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
@@ -15,6 +16,10 @@ import { PROJECT_ROOT, startLocalServices } from "../../local/services/index.js"
  * as the nodejs24.x runtime provides it) and answers one buy. Measured from
  * before the import to the answer, i.e. Lambda's init plus the first
  * invocation, over several fresh processes against real Redis and SQS.
+ * Each run starts two processes back to back: one untraced (as the local stack
+ * runs the handler) and one as Lambda with active tracing runs it (Powertools
+ * Tracer loaded, segments sent to an X-Ray daemon address: a UDP socket here),
+ * so the tracer's price is a ratio from the same minutes of the same machine.
  *
  *   npm run bench:cold-start [-- --runs 7]
  */
@@ -75,30 +80,65 @@ try {
     console.log(JSON.stringify({ status: result.statusCode, importMs: imported - started, totalMs: answered - started }));
     process.exit(0);
   `;
-  const samples: Array<{ status: number; importMs: number; totalMs: number }> = [];
+  // The X-Ray daemon's address for the traced runs: segments are counted, then dropped.
+  const daemon = createSocket("udp4");
+  let segmentsReceived = 0;
+  daemon.on("message", () => void segmentsReceived++);
+  await new Promise<void>((resolve) => daemon.bind(0, "127.0.0.1", resolve));
+  const tracedEnv = {
+    AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+    LAMBDA_TASK_ROOT: outDir,
+    _HANDLER: "index.handler",
+    _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=1",
+    AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+    AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
+  };
+  type Sample = { status: number; importMs: number; totalMs: number };
+  const samples: Record<"untraced" | "traced", Sample[]> = { untraced: [], traced: [] };
   for (let i = 0; i < runs; i++) {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ["--input-type=module", "-e", child],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...env, POWERTOOLS_LOG_LEVEL: "ERROR" },
-      },
-    );
-    samples.push(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}"));
+    for (const mode of ["untraced", "traced"] as const) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--input-type=module", "-e", child],
+        {
+          cwd: PROJECT_ROOT,
+          env: {
+            ...process.env,
+            ...env,
+            POWERTOOLS_LOG_LEVEL: "ERROR",
+            ...(mode === "traced" ? tracedEnv : {}),
+          },
+        },
+      );
+      samples[mode].push(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}"));
+    }
   }
+  daemon.close();
   const median = (values: number[]) =>
     values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const summary = (of: Sample[]) => ({
+    statuses: [...new Set(of.map((s) => s.status))],
+    importMsMedian: Number(median(of.map((s) => s.importMs)).toFixed(1)),
+    coldStartMsMedian: Number(median(of.map((s) => s.totalMs)).toFixed(1)),
+    coldStartMsMax: Number(Math.max(...of.map((s) => s.totalMs)).toFixed(1)),
+  });
+  const untraced = summary(samples.untraced);
+  const traced = summary(samples.traced);
   const result = {
     bundleBytes: statSync(bundle).size,
     runs,
-    statuses: [...new Set(samples.map((s) => s.status))],
-    importMsMedian: Number(median(samples.map((s) => s.importMs)).toFixed(1)),
-    coldStartMsMedian: Number(median(samples.map((s) => s.totalMs)).toFixed(1)),
-    coldStartMsMax: Number(Math.max(...samples.map((s) => s.totalMs)).toFixed(1)),
+    ...untraced,
+    traced: {
+      ...traced,
+      segmentsReceived,
+      ratioToUntraced: Number((traced.coldStartMsMedian / untraced.coldStartMsMedian).toFixed(2)),
+    },
   };
   console.log(
-    `buy bundle ${(result.bundleBytes / 1024).toFixed(0)} KB; cold start (import + first answer) median ${result.coldStartMsMedian} ms, max ${result.coldStartMsMax} ms (import alone ${result.importMsMedian} ms), statuses ${result.statuses.join(",")}, ${runs} fresh processes`,
+    `buy bundle ${(result.bundleBytes / 1024).toFixed(0)} KB; cold start (import + first answer) median ${untraced.coldStartMsMedian} ms, max ${untraced.coldStartMsMax} ms (import alone ${untraced.importMsMedian} ms), statuses ${untraced.statuses.join(",")}, ${runs} fresh processes`,
+  );
+  console.log(
+    `traced as in Lambda (Powertools Tracer): median ${traced.coldStartMsMedian} ms, max ${traced.coldStartMsMax} ms (import ${traced.importMsMedian} ms), ${result.traced.ratioToUntraced}× untraced, statuses ${traced.statuses.join(",")}, ${segmentsReceived} segment documents sent to the daemon`,
   );
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(

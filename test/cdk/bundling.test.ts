@@ -14,11 +14,15 @@ import { bundledAwsApp } from "./support/apps.js";
 
 /**
  * The bundles `cdk synth` produces for the real handlers (local esbuild, no
- * Docker). Budget: every bundle must stay under 500 KB. The handlers import
+ * Docker). Budget: the buy function (the hot path, whose cold starts a crowd
+ * meets) under 500 KB, every other under 600 KB; X-Ray's SDK (Powertools
+ * Tracer, aws-xray-sdk-core with semver and cls-hooked) is about 120 KB of
+ * each, see docs/deploy.md "Bundle sizes". The handlers import
  * zod as `import * as z from "zod"`: the named import pulls in every locale
  * (~260 KB more, see README "Bundle sizes").
  */
-const BUDGET_BYTES = 500 * 1024;
+const BUDGET_BYTES = 600 * 1024;
+const HOT_PATH_BUDGET_BYTES = 500 * 1024;
 
 /** Every function of the stack, as lib/handlers.ts derives them from lambdas/. */
 const specs = handlerCatalog({ projectRoot: PROJECT_ROOT });
@@ -129,11 +133,17 @@ describe("Lambda bundles", () => {
     expect(external.filter((name) => name.startsWith("@smithy/")).length).toBeGreaterThan(0);
   });
 
-  it(`stay under ${BUDGET_BYTES / 1024} KB each`, () => {
+  it(`stay under ${BUDGET_BYTES / 1024} KB each, buy under ${HOT_PATH_BUDGET_BYTES / 1024} KB`, () => {
     const sizes = Object.fromEntries(handlers.map((h) => [h, statSync(bundleOf(h)).size]));
     console.info("bundle sizes (bytes):", sizes);
     for (const [handler, size] of Object.entries(sizes)) {
-      expect(size, handler).toBeLessThan(BUDGET_BYTES);
+      expect(size, handler).toBeLessThan(handler === "buy" ? HOT_PATH_BUDGET_BYTES : BUDGET_BYTES);
+    }
+  });
+
+  it("carry the tracer (Powertools Tracer, X-Ray's SDK), loaded only when Lambda traces", () => {
+    for (const handler of handlers) {
+      expect(codeOf(handler), handler).toContain("AWS_XRAY_DAEMON_ADDRESS");
     }
   });
 

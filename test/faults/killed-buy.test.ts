@@ -107,10 +107,14 @@ describe("fault 14: the buy path is killed between the reservation and the send"
 
     // The scheduled repair, as `npm start` runs it: nobody calls reconcile.
     const reports: AutoRepairReport[] = [];
-    const repair = await startSchedule(async () => {
-      const { handler } = await import("../../lambdas/handlers/repair-orders.js");
-      return async () => void reports.push(await handler());
-    }, 500);
+    const repair = await startSchedule(
+      "repair-orders",
+      async () => {
+        const { handler } = await import("../../lambdas/handlers/repair-orders.js");
+        return async (event, context) => void reports.push(await handler(event, context));
+      },
+      500,
+    );
     teardown.add(() => repair.stop());
 
     await waitFor(

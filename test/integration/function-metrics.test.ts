@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpLambda } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
 import type { SqsLambda } from "../../local/sqs-event-source.js";
+import { invokeScheduled } from "../../local/stack.js";
 import { buyEvent, createSaleVia, invoke } from "../support/fixtures.js";
 import { sqsEvent, sqsRecord } from "../support/sqs-records.js";
 
@@ -112,5 +113,30 @@ describe("buy metrics (EMF)", () => {
       OrderRecordsFailed: 2,
       OrdersDeadLettered: 1,
     });
+  });
+});
+
+describe("repair metrics (EMF)", () => {
+  it("one line per run with its figures, zeros included, so the backlog alarm reads a 0 as a 0", async () => {
+    const { handler: repair } = await import("../../lambdas/handlers/repair-orders.js");
+    lines = [];
+    // Another file's stack may hold the repair lock for a moment: a locked run reports nothing.
+    let report: Awaited<ReturnType<typeof repair>> | undefined;
+    for (let attempt = 0; attempt < 20 && report?.outcome !== "done"; attempt++) {
+      report = (await invokeScheduled("repair-orders", repair)) as Awaited<
+        ReturnType<typeof repair>
+      >;
+      if (report.outcome !== "done") await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(report?.outcome).toBe("done");
+    const records = emitted();
+    expect(records).toHaveLength(1);
+    expect(records[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([["service"]]);
+    expect(records[0]).toMatchObject({
+      RepairStaleFound: report?.staleFound,
+      RepairRepaired: report?.repaired,
+      RepairBacklog: report?.backlog,
+    });
+    expect(typeof records[0]?.RepairBacklog).toBe("number");
   });
 });

@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MetricsSink } from "../../domain/ports.js";
+import type { MetricName } from "../../platform/metrics-names.js";
 import { METRICS_NAMESPACE } from "../../platform/metrics-names.js";
 
 export { METRIC_NAMES, METRICS_NAMESPACE } from "../../platform/metrics-names.js";
@@ -24,6 +25,16 @@ export const metricsSink: MetricsSink = {
     if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
   },
 };
+
+/**
+ * A run's figures as one EMF line, zeros included: a gauge-like figure (the
+ * repair's backlog) must read 0 when it is 0, where a count may be left out.
+ */
+export function publishFigures(figures: Partial<Record<MetricName, number>>): void {
+  for (const [name, value] of Object.entries(figures))
+    metrics.addMetric(name, MetricUnit.Count, value);
+  publishMetrics();
+}
 
 /**
  * Writes what this invocation counted as one EMF line, with `dimensions` (bounded values

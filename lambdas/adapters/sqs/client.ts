@@ -1,11 +1,17 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  type MessageSystemAttributeValue,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Order } from "../../domain/order.js";
 import { encodeOrderMessage, messageOf } from "../../domain/order-message.js";
 import type { OrderQueue } from "../../domain/ports.js";
 import type { SqsConfig } from "../../platform/config.js";
+import { captureClient, currentTraceHeader } from "../../platform/tracing.js";
 
 /**
  * An SQS client with keep-alive sockets and hard deadlines. The SDK's default
@@ -14,10 +20,11 @@ import type { SqsConfig } from "../../platform/config.js";
  * maxAttempts × (connect + request timeout) and the reservation is released.
  * Note `throwOnRequestTimeout`: without it, current @smithy/node-http-handler
  * only logs a warning when requestTimeout passes and keeps waiting.
+ * In AWS each call is an X-Ray subsegment (captureClient).
  */
 export function createSqsClient(config: SqsConfig): SQSClient {
   const agentOptions = { keepAlive: true, maxSockets: 256 };
-  return new SQSClient({
+  const client = new SQSClient({
     region: config.region,
     endpoint: config.endpoint,
     // Off AWS the queue URL's host (e.g. sqs.us-east-1.localhost) may not resolve;
@@ -32,6 +39,7 @@ export function createSqsClient(config: SqsConfig): SQSClient {
       httpsAgent: new HttpsAgent(agentOptions),
     }),
   });
+  return captureClient(client);
 }
 
 /** SendMessageBatch takes at most 10 entries. */
@@ -39,6 +47,8 @@ export const MAX_BATCH_ENTRIES = 10;
 
 interface PendingSend {
   body: string;
+  /** The buy's trace header, so its persistence joins its trace (AWSTraceHeader). */
+  traceHeader: string | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -75,8 +85,10 @@ export class SqsOrderQueue implements OrderQueue {
 
   send(order: Order): Promise<void> {
     const body = encodeOrderMessage(messageOf(order));
+    // Read now, in the buy's own invocation: the batch is sent a turn later.
+    const traceHeader = currentTraceHeader();
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ body, resolve, reject });
+      this.pending.push({ body, traceHeader, resolve, reject });
       if (this.pending.length >= MAX_BATCH_ENTRIES) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -100,7 +112,11 @@ export class SqsOrderQueue implements OrderQueue {
     if (batch.length === 1 && only) {
       try {
         await this.sqs.send(
-          new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: only.body }),
+          new SendMessageCommand({
+            QueueUrl: this.queueUrl,
+            MessageBody: only.body,
+            MessageSystemAttributes: traceAttribute(only.traceHeader),
+          }),
         );
         only.resolve();
       } catch (error) {
@@ -112,7 +128,11 @@ export class SqsOrderQueue implements OrderQueue {
       const result = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: batch.map((entry, i) => ({ Id: String(i), MessageBody: entry.body })),
+          Entries: batch.map((entry, i) => ({
+            Id: String(i),
+            MessageBody: entry.body,
+            MessageSystemAttributes: traceAttribute(entry.traceHeader),
+          })),
         }),
       );
       const sent = new Set((result.Successful ?? []).map((entry) => entry.Id));
@@ -130,4 +150,19 @@ export class SqsOrderQueue implements OrderQueue {
       for (const entry of batch) entry.reject(error);
     }
   }
+}
+
+/**
+ * The X-Ray trace header as the message's AWSTraceHeader system attribute:
+ * the consumer's records carry it, and X-Ray links the persistence to the
+ * buy. Per message, since one batch request carries buys of different
+ * invocations (the HTTP header X-Ray's SDK adds would name only one; the
+ * attribute takes precedence over it). Not counted in the message's size.
+ */
+function traceAttribute(
+  traceHeader: string | undefined,
+): Record<string, MessageSystemAttributeValue> | undefined {
+  return traceHeader === undefined
+    ? undefined
+    : { AWSTraceHeader: { DataType: "String", StringValue: traceHeader } };
 }

@@ -31,6 +31,7 @@ import {
   type SqsLambda,
   startSqsEventSource,
 } from "../../../local/sqs-event-source.js";
+import { invokeScheduled } from "../../../local/stack.js";
 
 /**
  * What every fault test shares: real services on free ports, the handlers
@@ -664,7 +665,7 @@ export type SweepReport = import("../../../lambdas/domain/expire-holds.js").Swee
  */
 export async function loadSweeper(): Promise<() => Promise<SweepReport>> {
   const { handler } = await import("../../../lambdas/handlers/expire-holds.js");
-  return handler;
+  return async () => (await invokeScheduled("expire-holds", handler)) as SweepReport;
 }
 
 /**
