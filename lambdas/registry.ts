@@ -41,6 +41,8 @@ export interface FunctionAccess {
    * that secret (PAYMENT_WEBHOOK_SECRET off AWS).
    */
   paymentWebhookSecret: boolean;
+  /** EVENT_BUS_NAME + events:PutEvents on the integration events' bus (docs/events.md). */
+  publishEvents: boolean;
 }
 
 export interface FunctionDefinition {
@@ -58,6 +60,7 @@ export const NO_ACCESS: FunctionAccess = {
   queueStats: false,
   redrive: false,
   paymentWebhookSecret: false,
+  publishEvents: false,
 };
 
 const jwt = (routeKey: string, ...scopes: string[]) => ({
@@ -175,14 +178,16 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     name: REPAIR_ORDERS_HANDLER,
     kind: "schedule",
     routes: [],
-    // Reconcile's sources (Redis, the rows, the queue depths) and its repairs (Redis scripts, row inserts).
-    access: { ...NO_ACCESS, redis: true, database: true, queueStats: true },
+    // Reconcile's sources (Redis, the rows, the queue depths) and its repairs (Redis scripts, row inserts);
+    // it sends the sale events (and OrderConfirmed for the rows it writes).
+    access: { ...NO_ACCESS, redis: true, database: true, queueStats: true, publishEvents: true },
   },
   {
     name: CONSUMER_HANDLER,
     kind: "consumer",
     routes: [],
-    access: { ...NO_ACCESS, redis: true, database: true },
+    // OrderConfirmed for each new row.
+    access: { ...NO_ACCESS, redis: true, database: true, publishEvents: true },
   },
   { name: MIGRATE_HANDLER, kind: "migrate", routes: [], access: { ...NO_ACCESS, database: true } },
 ];

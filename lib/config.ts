@@ -60,6 +60,8 @@ export interface StackSettings {
   logLevel: string;
   /** Retention of the functions' and the API's log groups, in days. */
   logRetentionDays: number;
+  /** Days the integration events' archive keeps every event, for replay (docs/events.md). */
+  eventArchiveDays: number;
 
   /** Availability zones of the VPC (the cache and the database span them). */
   maxAzs: number;
@@ -161,6 +163,7 @@ export const DEFAULT_SETTINGS: StackSettings = {
   retainData: false,
   logLevel: "INFO",
   logRetentionDays: 30,
+  eventArchiveDays: 7,
   maxAzs: 2,
   availabilityZones: undefined,
   maintenanceWindow: undefined,
@@ -219,6 +222,7 @@ export const PROFILE_DEFAULTS: Record<StageProfile, Partial<StackSettings>> = {
     maintenanceWindow: "sun:04:00-sun:05:00",
     backupWindow: "02:00-03:00",
     edge: true,
+    eventArchiveDays: 90,
   },
 };
 
@@ -640,6 +644,7 @@ export function readSettings(source: Node | Record<string, unknown>): StackSetti
       "SILENT",
     ]),
     logRetentionDays: retention(lookup, "logRetentionDays", d.logRetentionDays),
+    eventArchiveDays: integer(lookup, "eventArchiveDays", d.eventArchiveDays, 1, 3650),
     maxAzs,
     availabilityZones,
     maintenanceWindow: maintenanceWindow === "" ? undefined : maintenanceWindow,

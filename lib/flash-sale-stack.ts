@@ -22,6 +22,7 @@ import { Database } from "./constructs/database.js";
 import { Edge, edgeUrl } from "./constructs/edge.js";
 import { Functions } from "./constructs/functions.js";
 import { FlashSaleHttpApi } from "./constructs/http-api.js";
+import { IntegrationEvents } from "./constructs/integration-events.js";
 import { Migrations } from "./constructs/migrations.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { Network } from "./constructs/network.js";
@@ -49,6 +50,7 @@ export class FlashSaleStack extends Stack {
   readonly functions: Functions;
   readonly httpApi: FlashSaleHttpApi;
   readonly orders: OrdersQueue;
+  readonly events: IntegrationEvents;
   /** CloudFront + WAF in front of the API (`-c edge=true`, the prod profile's default). */
   readonly edge: Edge | undefined;
 
@@ -144,6 +146,14 @@ export class FlashSaleStack extends Stack {
     }
     const originSecretValue = originSecret?.secretValue.unsafeUnwrap();
 
+    // The integration events' bus (docs/events.md): the consumer and the repair publish to it.
+    this.events = new IntegrationEvents(this, "IntegrationEvents", {
+      stage: settings.stage,
+      archiveDays: settings.eventArchiveDays,
+      logRetention,
+      logRemovalPolicy: retain,
+    });
+
     const specs = handlerCatalog({ projectRoot, routes, entryOverrides: props.entryOverrides });
     this.functions = new Functions(this, "Functions", {
       settings,
@@ -153,6 +163,7 @@ export class FlashSaleStack extends Stack {
       backends: { kind: "aws", network, cache, database, paymentWebhookSecret },
       logRetention,
       originVerifySecret: originSecretValue,
+      eventBus: this.events.bus,
     });
 
     const consumer = this.functions.get(CONSUMER_HANDLER);
@@ -298,6 +309,10 @@ export class FlashSaleStack extends Stack {
     new CfnOutput(this, "OrdersDeadLetterQueueUrl", {
       value: this.orders.deadLetterQueue.queueUrl,
       description: "Orders DLQ (alarmed when not empty)",
+    });
+    new CfnOutput(this, "EventBusName", {
+      value: this.events.bus.eventBusName,
+      description: "Integration events (docs/events.md): add your rules on this bus",
     });
     new CfnOutput(this, "AlarmTopicArn", {
       value: monitoring.topic.topicArn,

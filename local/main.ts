@@ -144,6 +144,7 @@ try {
       `  consumer                             SQS event source, batch ${args["batch-size"]}, window ${args["batching-window-ms"]} ms, ${args["consumer-concurrency"]} concurrent, timeout ${LOCAL_STACK_SETTINGS.consumerTimeoutSeconds} s`,
       `    consumer process                   ${stack.consumer.pid === undefined ? (Number(args["consumer-concurrency"]) === 0 ? "off" : "in-process") : `(pid ${stack.consumer.pid}), restarted if it dies`}`,
       `  data and logs                        ${stack.services.dir}`,
+      `  integration events (tail -f)         ${env.LOCAL_EVENTS_FILE}`,
       `  live dashboard (admin token inside)  ${dashboardUrl}`,
       "",
     ].join("\n"),

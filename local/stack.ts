@@ -111,6 +111,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...services.env(),
       ...localPaymentEnv(),
       ...LOCAL_REPAIR_ENV,
+      // The integration events (docs/events.md): the consumer and the repair append them here.
+      LOCAL_EVENTS_FILE: process.env.LOCAL_EVENTS_FILE ?? join(services.dir, "events.jsonl"),
       ADMIN_SCOPE: { ...stackGatewaySettings(), ...options.gateway }.adminScope,
     };
     // The handlers read their configuration from the environment at cold start, as in Lambda.

@@ -1,5 +1,7 @@
-import type { RecentSalesIndex } from "./ports.js";
+import { type IntegrationEvent, publishQuietly, saleEventsDue } from "./integration-events.js";
+import type { EventLedger, RecentSalesIndex } from "./ports.js";
 import { type IssueKind, type ReconcileDeps, reconcileSale } from "./reconcile.js";
+import type { Sale } from "./sale.js";
 
 /**
  * The scheduled repair (lambdas/handlers/repair-orders.ts): reconcile of the
@@ -20,6 +22,11 @@ import { type IssueKind, type ReconcileDeps, reconcileSale } from "./reconcile.j
  * NOTHING), so even a run that outlives its lock does nothing twice. Bounded:
  * at most `maxSales` sales and `maxRepairs` orders per run; the rest is the
  * backlog the next run (a minute later) takes.
+ *
+ * It also sends the sale events (SaleOpened, SaleSoldOut, SaleClosed;
+ * docs/events.md) of the sales it visits, each once per sale: claimed in the
+ * EventLedger before the publish, marked sent after it, the claim dropped
+ * when the publish failed, so a later run sends it (at least once, never lost).
  */
 
 export interface RepairLock {
@@ -31,7 +38,14 @@ export interface RepairLock {
 export interface AutoRepairDeps extends ReconcileDeps {
   index: RecentSalesIndex;
   lock: RepairLock;
+  /** With `events`: which sale events were sent. Without either, no sale events. */
+  eventLedger?: EventLedger;
 }
+
+/** How long a claim on a sale event lives if its run dies before marking it sent. */
+export const EVENT_CLAIM_MS = 60_000;
+/** How long a sent mark outlives the sale's end (or its opening, for a sale without an end). */
+export const EVENT_MARK_MARGIN_MS = 30 * 86_400_000;
 
 export interface AutoRepairOptions {
   graceMs: number;
@@ -63,6 +77,9 @@ export interface AutoRepairReport {
   forAPerson: Partial<Record<IssueKind, number>>;
   /** Sales whose reconcile failed (a store unreachable); retried next run. */
   failedSales: string[];
+  /** Sale events sent this run, and those whose publish failed (the next run sends them). */
+  eventsSent: number;
+  eventsFailed: number;
   durationMs: number;
 }
 
@@ -81,6 +98,8 @@ export async function autoRepair(
     inFlight: 0,
     forAPerson: {},
     failedSales: [],
+    eventsSent: 0,
+    eventsFailed: 0,
     durationMs: 0,
   };
   const token = await deps.lock.acquire(options.lockTtlMs);
@@ -88,6 +107,7 @@ export async function autoRepair(
   try {
     const entries = await deps.index.newest(options.maxSales);
     let budget = options.maxRepairs;
+    const claimed: Array<{ event: IntegrationEvent; keepMs: number }> = [];
     for (const entry of entries) {
       const nowMs = deps.now();
       const sale = await deps.reservations.getSale(entry.id, nowMs);
@@ -95,6 +115,7 @@ export async function autoRepair(
       const endsAtMs = sale.endsAt ? Date.parse(sale.endsAt) : 0;
       if (sale.status === "ended" && nowMs - endsAtMs > options.endedWithinMs) continue;
       report.salesChecked++;
+      claimed.push(...(await claimSaleEvents(deps, sale, entry.createdAtMs, nowMs, options)));
       try {
         const result = await reconcileSale(deps, entry.id, {
           repair: budget > 0,
@@ -121,9 +142,59 @@ export async function autoRepair(
         report.failedSales.push(entry.id);
       }
     }
+    const sent = await sendClaimed(deps, claimed);
+    report.eventsSent = sent;
+    report.eventsFailed = claimed.length - sent;
   } finally {
     await deps.lock.release(token).catch(() => undefined); // it expires on its own
   }
   report.durationMs = deps.now() - started;
   return report;
+}
+
+/** Claims the sale's due events not sent yet; a ledger that cannot be reached claims none (the next run retries). */
+async function claimSaleEvents(
+  deps: AutoRepairDeps,
+  sale: Sale,
+  createdAtMs: number,
+  nowMs: number,
+  options: AutoRepairOptions,
+): Promise<Array<{ event: IntegrationEvent; keepMs: number }>> {
+  const ledger = deps.eventLedger;
+  if (!ledger || !deps.events) return [];
+  const endsAtMs = sale.endsAt ? Date.parse(sale.endsAt) : nowMs;
+  // Past the last run that visits the sale (it ended endedWithinMs ago), with a margin.
+  const keepMs = Math.max(endsAtMs - nowMs, 0) + options.endedWithinMs + EVENT_MARK_MARGIN_MS;
+  const claimed: Array<{ event: IntegrationEvent; keepMs: number }> = [];
+  for (const event of saleEventsDue(sale, nowMs, createdAtMs)) {
+    try {
+      if (await ledger.claim(event.detail.eventId, EVENT_CLAIM_MS)) claimed.push({ event, keepMs });
+    } catch {
+      break; // Redis unreachable: this sale's events wait for the next run
+    }
+  }
+  return claimed;
+}
+
+/** One publish for all claimed events; marks the sent ones, releases the others. Returns how many were sent. */
+async function sendClaimed(
+  deps: AutoRepairDeps,
+  claimed: Array<{ event: IntegrationEvent; keepMs: number }>,
+): Promise<number> {
+  const ledger = deps.eventLedger;
+  if (!ledger || claimed.length === 0) return 0;
+  const failed = await publishQuietly(
+    deps,
+    claimed.map((c) => c.event),
+  );
+  await Promise.all(
+    claimed.map(({ event, keepMs }) => {
+      const id = event.detail.eventId;
+      // A mark or release that fails leaves the claim to expire: sent again later, not lost.
+      return (failed.has(id) ? ledger.release(id) : ledger.markSent(id, keepMs)).catch(
+        () => undefined,
+      );
+    }),
+  );
+  return claimed.length - failed.size;
 }

@@ -1,6 +1,7 @@
+import { type IntegrationEvent, orderConfirmed, publishQuietly } from "./integration-events.js";
 import type { Order, OrderEvent } from "./order.js";
 import { eventOf, orderOf, PoisonMessageError, parseQueueMessage } from "./order-message.js";
-import type { Logger, MetricsSink, OrderRows, SaleStore } from "./ports.js";
+import type { EventPublisher, Logger, MetricsSink, OrderRows, SaleStore } from "./ports.js";
 
 export interface PersistDeps {
   reservations: SaleStore;
@@ -8,6 +9,8 @@ export interface PersistDeps {
   now: () => number;
   logger: Logger;
   metrics?: MetricsSink;
+  /** OrderConfirmed for each new row (docs/events.md); a failed publish never fails a record. */
+  events?: EventPublisher;
 }
 
 /** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
@@ -35,7 +38,9 @@ const failed = (reason: unknown): RecordResult => ({ status: "rejected", reason 
  *    reservation fails, and an order Redis lost is restored only as far as the
  *    sale allows (otherwise it fails, to the DLQ, and reconcile names it);
  * 3. insert the rest in one statement; a row Postgres refuses for its data
- *    fails alone, while an outage fails them all and SQS delivers them again.
+ *    fails alone, while an outage fails them all and SQS delivers them again;
+ * 4. publish OrderConfirmed for the rows that are new (not for duplicates), in
+ *    one call; its failure is logged and counted, never a record's failure.
  */
 export async function persistOrders(
   deps: PersistDeps,
@@ -111,6 +116,7 @@ export async function persistOrders(
     toInsert.push(candidate);
   });
 
+  let pendingEvents: IntegrationEvent[] = [];
   if (toInsert.length > 0) {
     try {
       const { inserted, refused } = await deps.orderRows.insert(toInsert.map((c) => c.order));
@@ -136,6 +142,15 @@ export async function persistOrders(
         // buy's log line (its xray_trace_id) to its row, here as in X-Ray.
         orders: newRows(toInsert, new Set(inserted), records),
       });
+      if (deps.events && inserted.length > 0) {
+        const persistedAtMs = deps.now();
+        const byId = new Map(toInsert.map((c) => [c.order.orderId, c.order]));
+        const confirmed = [...new Set(inserted)].flatMap((id) => {
+          const order = byId.get(id);
+          return order ? [orderConfirmed(order, persistedAtMs)] : [];
+        });
+        pendingEvents = confirmed; // published after the try: never a record's failure
+      }
     } catch (error) {
       deps.logger.error("order insert failed; the batch will be retried", {
         error: (error as Error).message,
@@ -144,6 +159,7 @@ export async function persistOrders(
       for (const { index } of toInsert) results[index] = failed(error);
     }
   }
+  await publishQuietly(deps, pendingEvents);
   return results;
 }
 

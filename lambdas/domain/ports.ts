@@ -1,3 +1,4 @@
+import type { IntegrationEvent } from "./integration-events.js";
 import type { HoldTerms, Order, OrderEvent, OrderRecord, OrderRow } from "./order.js";
 import type { RefusalReason } from "./outcomes.js";
 import type { Money, Sale } from "./sale.js";
@@ -271,4 +272,31 @@ export interface RecentSalesIndex {
   remember(saleId: string, nowMs: number): Promise<void>;
   /** The newest `limit` sale ids, newest first, with when each was first recorded. */
   newest(limit: number): Promise<Array<{ id: string; createdAtMs: number }>>;
+}
+
+// --- integration events (EventBridge in AWS, a file locally; docs/events.md)
+
+/**
+ * Where the integration events go. Resolves when every event was accepted;
+ * otherwise rejects (EventsNotPublishedError names the events that were not,
+ * after the publisher's own retry). Callers never let that fail their work
+ * (publishQuietly in integration-events.ts).
+ */
+export interface EventPublisher {
+  publish(events: IntegrationEvent[]): Promise<void>;
+}
+
+/**
+ * Which sale events were sent (Redis keys with a TTL), so each goes out once:
+ * claim before the publish, mark after it, release when it failed. A run that
+ * dies between claim and mark leaves a claim that expires: the event is sent
+ * again by a later run (a duplicate at worst, never lost).
+ */
+export interface EventLedger {
+  /** True when this run may send the event: not sent yet and nobody holds a claim on it. */
+  claim(eventId: string, claimMs: number): Promise<boolean>;
+  /** Records the event as sent, for `keepMs`. */
+  markSent(eventId: string, keepMs: number): Promise<void>;
+  /** Drops this run's claim (its publish failed), so the next run tries again. */
+  release(eventId: string): Promise<void>;
 }

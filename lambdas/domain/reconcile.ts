@@ -1,8 +1,12 @@
+import { orderConfirmed, publishQuietly } from "./integration-events.js";
 import { type Order, type OrderRecord, orderFields } from "./order.js";
 import { messageOf, orderMessageSchema } from "./order-message.js";
 import type {
   ConfirmRequest,
+  EventPublisher,
   HoldLedger,
+  Logger,
+  MetricsSink,
   OrderRows,
   QueueDepths,
   QueueDepthsProbe,
@@ -85,6 +89,10 @@ export interface ReconcileDeps {
   now: () => number;
   /** The sales' payment records (anomalies); without it none are listed. */
   payments?: Pick<HoldLedger, "anomalies">;
+  /** OrderConfirmed for each row a repair writes (the scheduled repair; docs/events.md). */
+  events?: EventPublisher;
+  logger?: Logger;
+  metrics?: MetricsSink;
 }
 
 export interface ReconcileOptions {
@@ -244,6 +252,13 @@ export async function reconcileSale(
         issue.detail += `; writing its row failed: ${outcome.error}`;
     } else {
       const refused = new Map(outcome.value.refused.map((r) => [r.order.orderId, r.error]));
+      const inserted = new Set(outcome.value.inserted);
+      await publishQuietly(
+        deps,
+        confirmed
+          .filter(({ record }) => inserted.has(record.orderId))
+          .map(({ record }) => orderConfirmed(orderFields(record), deps.now())),
+      );
       for (const { record, issue } of confirmed) {
         const error = refused.get(record.orderId);
         if (error) {

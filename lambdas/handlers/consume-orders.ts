@@ -1,5 +1,6 @@
 import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createEventPublisher } from "../adapters/events/publisher.js";
 import { metricsSink, publishMetrics } from "../adapters/metrics/emf-metrics.js";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
@@ -8,6 +9,7 @@ import { RedisSaleStore } from "../adapters/redis/sale-store.js";
 import { persistOrders } from "../domain/persist-orders.js";
 import {
   readDatabaseConfig,
+  readEventsConfig,
   readQueueMaxReceiveCount,
   readRedisConfig,
 } from "../platform/config.js";
@@ -24,6 +26,8 @@ const deps = {
   now: Date.now,
   logger,
   metrics: metricsSink,
+  // OrderConfirmed for each new row (docs/events.md), after the insert; never fails a record.
+  events: createEventPublisher(readEventsConfig(), logger),
 };
 // A record failing its last receive goes to the DLQ.
 const maxReceiveCount = readQueueMaxReceiveCount();

@@ -243,6 +243,7 @@ export interface RepairOrdersConfig {
   maxRepairs: number;
   endedWithinMs: number;
   lockTtlMs: number;
+  events: EventsConfig;
 }
 
 /**
@@ -260,7 +261,50 @@ export function readRepairOrdersConfig(env: Env = process.env): RepairOrdersConf
     maxRepairs: integer(env, "REPAIR_MAX_ORDERS", 500, 1, 10_000),
     endedWithinMs: integer(env, "REPAIR_ENDED_WITHIN_SECONDS", 86_400, 0, 30 * 86_400) * 1000,
     lockTtlMs: integer(env, "REPAIR_LOCK_TTL_SECONDS", 300, 1, 900) * 1000,
+    events: readEventsConfig(env),
   };
+}
+
+export interface EventBridgeConfig {
+  kind: "eventbridge";
+  busName: string;
+  region: string;
+  /** Only off AWS (a local EventBridge-compatible endpoint); in AWS the SDK resolves it. */
+  endpoint: string | undefined;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+}
+
+/**
+ * Where the integration events go (docs/events.md): EVENT_BUS_NAME set, that
+ * EventBridge bus (CDK sets it on the consumer and the repair); else
+ * LOCAL_EVENTS_FILE set, JSON lines appended to that file (the local stack);
+ * else nowhere.
+ */
+export type EventsConfig = EventBridgeConfig | { kind: "file"; path: string } | { kind: "none" };
+
+export function readEventsConfig(env: Env = process.env): EventsConfig {
+  const busName = optional(env, "EVENT_BUS_NAME");
+  if (busName !== undefined) {
+    if (!/^[A-Za-z0-9._\-/:]{1,1600}$/.test(busName)) {
+      throw new ConfigError(
+        `Environment variable EVENT_BUS_NAME is not a bus name or ARN: "${busName}"`,
+      );
+    }
+    return {
+      kind: "eventbridge",
+      busName,
+      region: optional(env, "AWS_REGION") ?? optional(env, "AWS_DEFAULT_REGION") ?? "us-east-1",
+      endpoint: optional(env, "EVENTS_ENDPOINT"),
+      connectTimeoutMs: integer(env, "EVENTS_CONNECT_TIMEOUT_MS", 1_000, 50, 30_000),
+      requestTimeoutMs: integer(env, "EVENTS_REQUEST_TIMEOUT_MS", 2_000, 50, 30_000),
+      maxAttempts: integer(env, "EVENTS_MAX_ATTEMPTS", 3, 1, 10),
+    };
+  }
+  const path = optional(env, "LOCAL_EVENTS_FILE");
+  if (path !== undefined) return { kind: "file", path };
+  return { kind: "none" };
 }
 
 /**

@@ -12,5 +12,7 @@ export const METRIC_NAMES = [
   "RepairStaleFound",
   "RepairRepaired",
   "RepairBacklog",
+  "EventsPublished",
+  "EventsPublishFailed",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];

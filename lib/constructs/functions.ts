@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Duration } from "aws-cdk-lib";
 import { Peer, Port, SecurityGroup } from "aws-cdk-lib/aws-ec2";
+import type { IEventBus } from "aws-cdk-lib/aws-events";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
@@ -54,6 +55,8 @@ export interface FunctionsProps {
   logRetention: RetentionDays;
   /** The edge's origin header value (a dynamic reference): every HTTP function checks it. */
   originVerifySecret?: string;
+  /** The integration events' bus; without it no function publishes events. */
+  eventBus?: IEventBus;
 }
 
 /** Entry of the LocalStack REST adapter; `flash-sale-route-handler` is aliased to the real handler. */
@@ -110,6 +113,10 @@ export class Functions extends Construct {
       if (access.queueStats || access.redrive) {
         environment.ORDERS_DLQ_URL = orders.deadLetterQueue.queueUrl;
       }
+
+      const publishesEvents = access.publishEvents && props.eventBus !== undefined;
+      if (publishesEvents && props.eventBus)
+        environment.EVENT_BUS_NAME = props.eventBus.eventBusName;
 
       // The consumer counts a record failing its last receive as dead-lettered (OrdersDeadLettered).
       if (spec.kind === "consumer")
@@ -198,6 +205,7 @@ export class Functions extends Construct {
         backends.paymentWebhookSecret.grantRead(fn);
       }
       if (access.sendOrders) orders.queue.grant(fn, "sqs:SendMessage");
+      if (publishesEvents) props.eventBus?.grantPutEventsTo(fn);
       if (access.queueStats) {
         orders.queue.grant(fn, "sqs:GetQueueAttributes");
         orders.deadLetterQueue.grant(fn, "sqs:GetQueueAttributes");
@@ -213,12 +221,18 @@ export class Functions extends Construct {
         if (access.database) {
           backends.database.connections.allowDefaultPortFrom(fn, `${spec.name}`);
         }
-        // Redis, database and webhook users fetch their secret; queue users call SQS.
-        if (access.redis || access.database || usesSqs || access.paymentWebhookSecret) {
+        // Redis, database and webhook users fetch their secret; queue users call SQS; publishers EventBridge.
+        if (
+          access.redis ||
+          access.database ||
+          usesSqs ||
+          access.paymentWebhookSecret ||
+          publishesEvents
+        ) {
           securityGroup.addEgressRule(
             Peer.ipv4(backends.network.vpc.vpcCidrBlock),
             Port.tcp(443),
-            "HTTPS to the VPC interface endpoints (SQS, Secrets Manager)",
+            "HTTPS to the VPC interface endpoints (SQS, Secrets Manager, EventBridge)",
           );
         }
       }

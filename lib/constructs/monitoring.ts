@@ -130,6 +130,21 @@ export class Monitoring extends Construct {
       2,
     );
 
+    // Integration events the consumer or the repair could not publish (after a retry): the
+    // repair sends its sale events again next run, an OrderConfirmed is not re-sent (docs/events.md).
+    alarm(
+      "IntegrationEventsNotPublished",
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: "EventsPublishFailed",
+        dimensionsMap: { service: "flash-sale" },
+        period: Duration.minutes(5),
+        statistic: "Sum",
+      }),
+      1,
+      "Integration events were not published to EventBridge (EventsPublishFailed): OrderConfirmed events are not re-sent; see docs/events.md.",
+    );
+
     // Holds: expiry must keep up (reserve expires due holds itself for sales
     // buyers touch; the sweeper, once a minute, for the rest), and payments that
     // the webhook refuses or cannot match need a person.
@@ -279,6 +294,13 @@ export class Monitoring extends Construct {
             period: MINUTE,
           }),
         ],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: "Integration events: published, not published (docs/events.md)",
+        left: [emf("EventsPublished", "published"), emf("EventsPublishFailed", "not published")],
         width: 12,
       }),
     );

@@ -59,6 +59,8 @@ export class Network extends Construct {
     for (const [name, service] of [
       ["SqsEndpoint", InterfaceVpcEndpointAwsService.SQS],
       ["SecretsManagerEndpoint", InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      // PutEvents of the integration events (the consumer and the repair).
+      ["EventsEndpoint", InterfaceVpcEndpointAwsService.EVENTBRIDGE],
     ] as const) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,

@@ -59,9 +59,9 @@ describe("Network", () => {
     template.allResourcesProperties("AWS::EC2::Subnet", { MapPublicIpOnLaunch: false });
   });
 
-  it("reaches SQS and Secrets Manager through private interface endpoints", () => {
-    template.resourceCountIs("AWS::EC2::VPCEndpoint", 2);
-    for (const service of ["sqs", "secretsmanager"]) {
+  it("reaches SQS, Secrets Manager and EventBridge through private interface endpoints", () => {
+    template.resourceCountIs("AWS::EC2::VPCEndpoint", 3);
+    for (const service of ["sqs", "secretsmanager", "events"]) {
       template.hasResourceProperties("AWS::EC2::VPCEndpoint", {
         VpcEndpointType: "Interface",
         PrivateDnsEnabled: true,
@@ -278,6 +278,8 @@ interface Needs {
   queueUrls: string[];
   /** PAYMENT_WEBHOOK_SECRET_ARN, read on the payment provider's webhook secret. */
   webhookSecret?: boolean;
+  /** EVENT_BUS_NAME, events:PutEvents on the integration events' bus. */
+  publishEvents?: boolean;
 }
 
 const NOTHING: Needs = {
@@ -331,14 +333,28 @@ const REVIEWED: Record<string, Needs> = {
   // The OpenAPI document, built at cold start from code in its bundle: no data at all.
   openapi: NOTHING,
   // Fed by the event source; confirms in Redis, inserts into Postgres.
-  "consume-orders": { ...NOTHING, redis: true, database: true, ordersQueue: CONSUME },
+  // OrderConfirmed for each new row.
+  "consume-orders": {
+    ...NOTHING,
+    redis: true,
+    database: true,
+    ordersQueue: CONSUME,
+    publishEvents: true,
+  },
   migrate: { ...NOTHING, database: true },
   // The pay script in Redis and the provider's signing secret; no database, no queue.
   "payment-webhook": { ...NOTHING, redis: true, webhookSecret: true },
   // Pause/resume: a flag in the sale's hash(es); no database, no queue.
   "admin-sale-controls": { ...NOTHING, redis: true },
   // Reconcile's sources and repairs: Redis, the rows, the queue depths (no send: it writes rows itself).
-  "repair-orders": { ...NOTHING, redis: true, database: true, ...QUEUE_DEPTHS },
+  // And the sale events (OrderConfirmed for the rows it writes).
+  "repair-orders": {
+    ...NOTHING,
+    redis: true,
+    database: true,
+    ...QUEUE_DEPTHS,
+    publishEvents: true,
+  },
   // The expiry script and the outboxes in Redis; history events to the orders queue.
   "expire-holds": {
     ...NOTHING,
@@ -389,6 +405,9 @@ function expectedGrants(t: Template, needs: Needs): string[] {
     ...needs.deadLetterQueue.map((a) => `${a} on ${ids.deadLetterQueue}`),
     ...(needs.webhookSecret
       ? secretRead(logicalIdOf(t, "AWS::SecretsManager::Secret", "PaymentWebhookSecret"))
+      : []),
+    ...(needs.publishEvents
+      ? [`events:PutEvents on ${logicalIdOf(t, "AWS::Events::EventBus", "IntegrationEventsBus")}`]
       : []),
   ].sort();
 }
@@ -503,6 +522,15 @@ describe("Functions", () => {
       if (env.ORDERS_DLQ_URL) expect(env.ORDERS_DLQ_URL).toEqual({ Ref: ids.deadLetterQueue });
       // The consumer counts a record failing its last receive as dead-lettered (OrdersDeadLettered).
       expect(env.QUEUE_MAX_RECEIVE_COUNT).toBe(handler === "consume-orders" ? "5" : undefined);
+    });
+
+    it(`is given ${needs.publishEvents ? "the integration events' bus" : "no event bus"}`, () => {
+      const env = envOf(template, handler);
+      if (!needs.publishEvents) expect(env.EVENT_BUS_NAME).toBeUndefined();
+      else
+        expect(env.EVENT_BUS_NAME).toEqual({
+          Ref: logicalIdOf(template, "AWS::Events::EventBus", "IntegrationEventsBus"),
+        });
     });
 
     it("is granted exactly what its handler uses, on named resources only", () => {

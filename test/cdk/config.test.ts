@@ -90,6 +90,7 @@ describe("handlerCatalog", () => {
       queueStats: false,
       redrive: false,
       paymentWebhookSecret: false,
+      publishEvents: false,
     });
     // The redrive flag is admin-redrive's alone: it moves DLQ messages and touches nothing else.
     expect(specs.filter((s) => s.access.redrive).map((s) => s.name)).toEqual(["admin-redrive"]);
@@ -100,6 +101,7 @@ describe("handlerCatalog", () => {
       queueStats: false,
       redrive: true,
       paymentWebhookSecret: false,
+      publishEvents: false,
     });
   });
 
@@ -156,6 +158,7 @@ describe("handlerCatalog", () => {
       queueStats: true,
       redrive: false,
       paymentWebhookSecret: false,
+      publishEvents: false,
     });
     expect(specs.find((s) => s.name === "get-order")?.access).toMatchObject({ database: true });
   });

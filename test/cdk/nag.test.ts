@@ -97,7 +97,11 @@ describe("cdk-nag AwsSolutions", () => {
       // Deletion protection off for non-prod stages only.
       "AwsSolutions-RDS10": ["Database/Cluster"],
       // Ingress is the VPC CIDR, a token cdk-nag cannot evaluate.
-      "AwsSolutions-EC23": ["Network/Vpc/SqsEndpoint", "Network/Vpc/SecretsManagerEndpoint"],
+      "AwsSolutions-EC23": [
+        "Network/Vpc/SqsEndpoint",
+        "Network/Vpc/SecretsManagerEndpoint",
+        "Network/Vpc/EventsEndpoint",
+      ],
       // Alarm notifications only.
       "AwsSolutions-SNS2": ["Monitoring/AlarmTopic"],
       // It is the dead-letter queue.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { keyCount } from "../../lambdas/adapters/redis/scripts.js";
-import { readBuyConfig, readRedisConfig } from "../../lambdas/platform/config.js";
+import { readBuyConfig, readEventsConfig, readRedisConfig } from "../../lambdas/platform/config.js";
 
 const base = {
   REDIS_URL: "redis://127.0.0.1:6379",
@@ -8,6 +8,21 @@ const base = {
 };
 
 describe("config", () => {
+  it("chooses where integration events go: EventBridge, else the local file, else nowhere", () => {
+    expect(
+      readEventsConfig({ EVENT_BUS_NAME: "flash-sale-dev", LOCAL_EVENTS_FILE: "/tmp/e.jsonl" }),
+    ).toMatchObject({ kind: "eventbridge", busName: "flash-sale-dev", maxAttempts: 3 });
+    expect(readEventsConfig({ LOCAL_EVENTS_FILE: " /tmp/e.jsonl " })).toEqual({
+      kind: "file",
+      path: "/tmp/e.jsonl",
+    });
+    expect(readEventsConfig({ EVENT_BUS_NAME: " " })).toEqual({ kind: "none" });
+    expect(() => readEventsConfig({ EVENT_BUS_NAME: "bad name" })).toThrow(/EVENT_BUS_NAME/);
+    expect(() => readEventsConfig({ EVENT_BUS_NAME: "b", EVENTS_REQUEST_TIMEOUT_MS: "0" })).toThrow(
+      /EVENTS_REQUEST_TIMEOUT_MS/,
+    );
+  });
+
   it("reads a complete buy configuration with defaults", () => {
     expect(readBuyConfig({ ...base, AWS_REGION: "eu-west-1" })).toMatchObject({
       redis: { tls: false, connectTimeoutMs: 1000, commandTimeoutMs: 1000 },

@@ -23,6 +23,15 @@ export interface SaleKeys {
 /** Ids of the sales that have (or had) a hold: the sweeper's work list. Outside every sale's slot. */
 export const HOLD_SALES_KEY = "hold-sales";
 
+/**
+ * A sale event's send mark (`claimed` while a run publishes it, then `sent`),
+ * with a TTL past the sale's end (lambdas/domain/auto-repair.ts). Single-key
+ * commands only, so it needs no hash tag; outside every sale's slot.
+ */
+export function eventMarkKey(eventId: string): string {
+  return `event-sent:${eventId}`;
+}
+
 /** A buyer's rate-limit bucket for a sale; in the slot of the buyer's home shard. */
 export function rateKey(saleId: string, userId: string, shard = 0): string {
   return `${saleKeys(saleId, shard).sale}:rate:${userId}`;
