@@ -1,11 +1,9 @@
-import { Agent as HttpsAgent } from "node:https";
 import {
   EventBridgeClient,
   PutEventsCommand,
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from "@aws-sdk/client-eventbridge";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import {
   EVENT_SOURCE,
   EventsNotPublishedError,
@@ -13,6 +11,8 @@ import {
 } from "../../domain/integration-events.js";
 import type { EventPublisher } from "../../domain/ports.js";
 import type { EventBridgeConfig } from "../../platform/config.js";
+import { captureClient } from "../../platform/tracing.js";
+import { awsRequestHandler } from "../aws-request-handler.js";
 
 /** PutEvents takes at most 10 entries per call. */
 export const MAX_PUT_EVENTS_ENTRIES = 10;
@@ -22,19 +22,16 @@ export interface PutEventsClient {
   send(command: PutEventsCommand): Promise<PutEventsCommandOutput>;
 }
 
-/** The EventBridge client, with hard deadlines as the SQS client has (a hung call must not hold a batch). */
+/** The EventBridge client: the SQS client's deadlines (awsRequestHandler), an X-Ray subsegment per call in AWS. */
 export function createEventBridgeClient(config: EventBridgeConfig): EventBridgeClient {
-  return new EventBridgeClient({
-    region: config.region,
-    endpoint: config.endpoint,
-    maxAttempts: config.maxAttempts,
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: config.connectTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      throwOnRequestTimeout: true,
-      httpsAgent: new HttpsAgent({ keepAlive: true }),
+  return captureClient(
+    new EventBridgeClient({
+      region: config.region,
+      endpoint: config.endpoint,
+      maxAttempts: config.maxAttempts,
+      requestHandler: awsRequestHandler(config),
     }),
-  });
+  );
 }
 
 /**

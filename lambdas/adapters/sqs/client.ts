@@ -1,29 +1,22 @@
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import {
   type MessageSystemAttributeValue,
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Order } from "../../domain/order.js";
 import { encodeOrderMessage, messageOf } from "../../domain/order-message.js";
 import type { OrderQueue } from "../../domain/ports.js";
 import type { SqsConfig } from "../../platform/config.js";
 import { captureClient, currentTraceHeader } from "../../platform/tracing.js";
+import { awsRequestHandler } from "../aws-request-handler.js";
 
 /**
- * An SQS client with keep-alive sockets and hard deadlines. The SDK's default
- * handler has no request timeout, so a black-holed endpoint would hang every
- * buy until the Lambda timed out; here a send fails within
- * maxAttempts × (connect + request timeout) and the reservation is released.
- * Note `throwOnRequestTimeout`: without it, current @smithy/node-http-handler
- * only logs a warning when requestTimeout passes and keeps waiting.
- * In AWS each call is an X-Ray subsegment (captureClient).
+ * An SQS client with keep-alive sockets and hard deadlines (awsRequestHandler):
+ * a send fails within maxAttempts × (connect + request timeout) and the
+ * reservation is released. In AWS each call is an X-Ray subsegment (captureClient).
  */
 export function createSqsClient(config: SqsConfig): SQSClient {
-  const agentOptions = { keepAlive: true, maxSockets: 256 };
   const client = new SQSClient({
     region: config.region,
     endpoint: config.endpoint,
@@ -31,13 +24,7 @@ export function createSqsClient(config: SqsConfig): SQSClient {
     // send to the configured endpoint and let the server route by QueueUrl.
     useQueueUrlAsEndpoint: config.endpoint === undefined,
     maxAttempts: config.maxAttempts,
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: config.connectTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      throwOnRequestTimeout: true,
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
-    }),
+    requestHandler: awsRequestHandler(config),
   });
   return captureClient(client);
 }
