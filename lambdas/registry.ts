@@ -83,6 +83,11 @@ export const EXPIRE_HOLDS_RATE_MINUTES = 1;
 /** Finishes orders left without a row (stale reservations, confirmations); every minute in AWS. */
 export const REPAIR_ORDERS_HANDLER = "repair-orders";
 export const REPAIR_ORDERS_RATE_MINUTES = 1;
+/** Freezes, draws and awards the draws (docs/draws.md); every minute in AWS, every 2 s locally. */
+export const RUN_DRAWS_HANDLER = "run-draws";
+export const RUN_DRAWS_RATE_MINUTES = 1;
+/** A draw over a million entries holds them in memory twice over (Redis scan, rows): 2 GB. */
+export const RUN_DRAWS_MEMORY_MB = 2048;
 
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   {
@@ -181,6 +186,41 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     // Reconcile's sources (Redis, the rows, the queue depths) and its repairs (Redis scripts, row inserts);
     // it sends the sale events (and OrderConfirmed for the rows it writes).
     access: { ...NO_ACCESS, redis: true, database: true, queueStats: true, publishEvents: true },
+  },
+  // Draws (docs/draws.md): entries like buys, the draw's public record, the runner.
+  {
+    name: "enter-draw",
+    kind: "http",
+    routes: [jwt("POST /sales/{saleId}/entries")],
+    // As the buy: the enter script in Redis, the entry's message to the orders queue.
+    access: { ...NO_ACCESS, redis: true, sendOrders: true },
+  },
+  {
+    name: "my-entry",
+    kind: "http",
+    routes: [jwt("GET /sales/{saleId}/entries/me")],
+    access: { ...NO_ACCESS, redis: true },
+  },
+  {
+    name: "get-draw",
+    kind: "http",
+    routes: [open("GET /sales/{saleId}/draw"), open("GET /sales/{saleId}/draw/entries")],
+    // The state in Redis, the record (seed, list, winners) in Postgres.
+    access: { ...NO_ACCESS, redis: true, database: true },
+  },
+  {
+    name: "admin-draw",
+    kind: "http",
+    routes: [jwt("POST /admin/sales/{saleId}/draw", "admin")],
+    // Freezes the entries; the runner draws.
+    access: { ...NO_ACCESS, redis: true },
+  },
+  {
+    name: RUN_DRAWS_HANDLER,
+    kind: "schedule",
+    routes: [],
+    // Entries and the drawn order in Redis, entry rows and the record in Postgres, awards to the queue.
+    access: { ...NO_ACCESS, redis: true, database: true, sendOrders: true },
   },
   {
     name: CONSUMER_HANDLER,

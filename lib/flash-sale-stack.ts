@@ -13,6 +13,8 @@ import {
   type HttpRouteDefinition,
   REPAIR_ORDERS_HANDLER,
   REPAIR_ORDERS_RATE_MINUTES,
+  RUN_DRAWS_HANDLER,
+  RUN_DRAWS_RATE_MINUTES,
 } from "../lambdas/registry.js";
 import { migrationsDigest, sqlMigrations } from "./bundling.js";
 import { DEFAULT_SETTINGS, type StackSettings } from "./config.js";
@@ -187,6 +189,17 @@ export class FlashSaleStack extends Stack {
           "Runs the hold sweeper: expires unpaid holds, sends their history to the queue",
         schedule: Schedule.rate(Duration.minutes(EXPIRE_HOLDS_RATE_MINUTES)),
         targets: [new LambdaFunction(expireHolds, { retryAttempts: 0 })],
+      });
+    }
+
+    // Draws (docs/draws.md): freeze at the close of entries, draw, award in drawn order.
+    const runDraws = this.functions.get(RUN_DRAWS_HANDLER);
+    if (runDraws) {
+      new Rule(this, "RunDrawsSchedule", {
+        description:
+          "Runs the draw runner: freezes entries at their close, draws, awards in drawn order",
+        schedule: Schedule.rate(Duration.minutes(RUN_DRAWS_RATE_MINUTES)),
+        targets: [new LambdaFunction(runDraws, { retryAttempts: 0 })],
       });
     }
 

@@ -44,6 +44,7 @@
     -6  per-user limit reached
     -7  rate limited: the buyer sent too many buy requests; the third value is the wait in ms
     -8  sale paused by an operator (sale field paused = '1', set on every shard by sale-control-1.lua)
+    -9  the sale is a draw (sale field mode = 'draw'): its units go to drawn entries, never to buys
 
   Every key may be missing: a missing sale is -1, a missing buyer counts as 0,
   a missing bucket is full.
@@ -114,7 +115,7 @@ end
 -- END expireHold
 
 local sale = rcall('HMGET', KEYS[1], 'remaining', 'perUserLimit', 'startsAt', 'endsAt', 'version',
-  'rateBurst', 'ratePerSecond', 'holdSeconds', 'priceAmount', 'priceCurrency', 'paused')
+  'rateBurst', 'ratePerSecond', 'holdSeconds', 'priceAmount', 'priceCurrency', 'paused', 'mode')
 local remaining = tonumber(sale[1])
 if remaining == nil then
   return { -1, '', 0, 0, '', '', '' }
@@ -141,6 +142,10 @@ if ARGV[5] ~= '' then
   if original then
     return outcome('replayed', { 2, original, remaining, version, '', '', '' })
   end
+end
+
+if sale[12] == 'draw' then
+  return outcome('refused:DRAW_SALE', { -9, '', remaining, version, '', '', '' })
 end
 
 if sale[11] == '1' then

@@ -1,4 +1,9 @@
-import { OUTCOMES, type OutcomeCode, type RefusalReason } from "./outcomes.js";
+import {
+  type EntryRefusalReason,
+  OUTCOMES,
+  type OutcomeCode,
+  type RefusalReason,
+} from "./outcomes.js";
 
 /**
  * Domain errors: each is one row of the outcomes table (outcomes.ts) and
@@ -193,5 +198,45 @@ export class PaymentSaleMismatchError extends DomainError {
   readonly code = "PAYMENT_SALE_MISMATCH";
   constructor(readonly orderId: string) {
     super(`The payment for order ${orderId} names another sale`);
+  }
+}
+
+/** An entry refused by the draw's rules (window, limit, not a draw). */
+export class EntryRefusedError extends DomainError {
+  constructor(readonly code: EntryRefusalReason) {
+    super(OUTCOMES[code].message);
+  }
+}
+
+export class EntryNotFoundError extends DomainError {
+  readonly code = "ENTRY_NOT_FOUND";
+  constructor(readonly saleId: string) {
+    super(`This buyer has no entry in the draw of sale ${saleId}`);
+  }
+}
+
+/** GET /sales/{saleId}/draw of a sale that is not a draw. */
+export class DrawNotFoundError extends DomainError {
+  readonly code = "DRAW_NOT_FOUND";
+  constructor(readonly saleId: string) {
+    super(`Sale ${saleId} is not a draw`);
+  }
+}
+
+/** The draw's entry list is asked for before the draw has run. */
+export class DrawNotDrawnError extends DomainError {
+  readonly code = "DRAW_NOT_DRAWN";
+  constructor(readonly saleId: string) {
+    super(`The draw of sale ${saleId} has not run yet; its entries are published when it has`);
+  }
+}
+
+export class ModeImmutableError extends DomainError {
+  readonly code = "MODE_IMMUTABLE";
+  constructor(
+    readonly saleId: string,
+    readonly mode: string,
+  ) {
+    super(`Sale ${saleId} is a ${mode} sale; a sale's mode is fixed at creation`);
   }
 }

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { buyerIdSchema } from "./buyer-id.js";
 import type { Order, OrderEvent } from "./order.js";
+import type { DrawEntryRecord } from "./ports.js";
 import { MAX_QUANTITY_PER_REQUEST, orderIdSchema, saleIdOfOrder, saleIdSchema } from "./sale.js";
 
 /**
@@ -42,6 +43,42 @@ export const orderEventMessageSchema = z.object({
 
 export type OrderEventMessage = z.infer<typeof orderEventMessageSchema>;
 
+/**
+ * A draw's entry (docs/draws.md), sent on the same queue by the entry path;
+ * the consumer writes it to draw_entries. `kind` tells it from an order.
+ */
+export const drawEntryMessageSchema = z.object({
+  kind: z.literal("draw_entry"),
+  saleId: saleIdSchema,
+  userId: buyerIdSchema,
+  entryId: z.uuid(),
+  quantity: z.number().int().positive().max(MAX_QUANTITY_PER_REQUEST),
+  enteredAt: z.iso.datetime(),
+});
+
+export type DrawEntryMessage = z.infer<typeof drawEntryMessageSchema>;
+
+export function entryMessageOf(entry: DrawEntryRecord): DrawEntryMessage {
+  return {
+    kind: "draw_entry",
+    saleId: entry.saleId,
+    userId: entry.userId,
+    entryId: entry.entryId,
+    quantity: entry.quantity,
+    enteredAt: new Date(entry.enteredAtMs).toISOString(),
+  };
+}
+
+export function entryOf(message: DrawEntryMessage): DrawEntryRecord {
+  return {
+    saleId: message.saleId,
+    userId: message.userId,
+    entryId: message.entryId,
+    quantity: message.quantity,
+    enteredAtMs: Date.parse(message.enteredAt),
+  };
+}
+
 export type OrderMessage = z.infer<typeof orderMessageSchema>;
 
 /**
@@ -51,7 +88,9 @@ export type OrderMessage = z.infer<typeof orderMessageSchema>;
  * Plane; an ASCII body is accepted by all of them and parses back to the very
  * same strings.
  */
-export function encodeOrderMessage(message: OrderMessage | OrderEventMessage): string {
+export function encodeOrderMessage(
+  message: OrderMessage | OrderEventMessage | DrawEntryMessage,
+): string {
   return JSON.stringify(message).replace(
     /[^\x20-\x7e]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
@@ -124,12 +163,24 @@ export function eventOf(message: OrderEventMessage): OrderEvent {
 /** A queue body: an order, or a step in a held order's history. */
 export function parseQueueMessage(
   body: string,
-): { kind: "order"; message: OrderMessage } | { kind: "event"; message: OrderEventMessage } {
+):
+  | { kind: "order"; message: OrderMessage }
+  | { kind: "event"; message: OrderEventMessage }
+  | { kind: "entry"; message: DrawEntryMessage } {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
     throw new PoisonMessageError("message body is not JSON");
+  }
+  if ((json as { kind?: unknown } | null)?.kind === "draw_entry") {
+    const parsed = drawEntryMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new PoisonMessageError(
+        `invalid draw entry message: ${parsed.error.issues[0]?.message ?? "unknown"}`,
+      );
+    }
+    return { kind: "entry", message: parsed.data };
   }
   if ((json as { kind?: unknown } | null)?.kind === "order_event") {
     const parsed = orderEventMessageSchema.safeParse(json);

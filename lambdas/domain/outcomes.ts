@@ -17,6 +17,8 @@ export interface OutcomeSpec {
   message: string;
   /** A refusal of a buy by the sale's rules (409): the reasons a client can act on. */
   refusal?: true;
+  /** A refusal of a draw entry by the draw's rules (409), counted as `refused:<code>` by lua/enter-4.lua. */
+  entryRefusal?: true;
   counter?: string;
   countedBy?: "reserve-script" | "buy-container";
 }
@@ -24,6 +26,9 @@ export interface OutcomeSpec {
 /** A refusal by the sale's rules: 409, counted as `refused:<code>` by the reserve script. */
 const refusal = (message: string) =>
   ({ status: 409, message, refusal: true, countedBy: "reserve-script" }) as const;
+
+/** A refusal of an entry by the draw's rules: 409, counted as `refused:<code>` by the enter script. */
+const entryRefusal = (message: string) => ({ status: 409, message, entryRefusal: true }) as const;
 
 export const OUTCOMES = {
   INVALID_REQUEST: { status: 400, message: "The request is invalid" },
@@ -48,6 +53,23 @@ export const OUTCOMES = {
   // be retried automatically by clients and SDKs (a retry storm for the length of the pause)
   // and would count as server errors in the 5xx alarm; the buyer reads GET /sales/{id} (paused).
   SALE_PAUSED: refusal("The sale is paused by its operator; try again later"),
+  DRAW_SALE: refusal(
+    "This sale is a draw: enter it with POST /sales/{saleId}/entries; winners are drawn at the close of entries",
+  ),
+  ENTRIES_NOT_OPEN: entryRefusal("The draw's entry window has not opened yet"),
+  ENTRIES_CLOSED: entryRefusal("The draw's entry window is closed"),
+  ENTRY_ABOVE_LIMIT: entryRefusal("The quantity is above the sale's per-user limit"),
+  NOT_A_DRAW: entryRefusal("This sale is not a draw: buy it with POST /sales/{saleId}/buy"),
+  ENTRY_NOT_FOUND: { status: 404, message: "This buyer has not entered the draw" },
+  DRAW_NOT_FOUND: { status: 404, message: "The sale is not a draw" },
+  DRAW_NOT_DRAWN: {
+    status: 409,
+    message: "The draw has not run yet; its entries are published when it has",
+  },
+  MODE_IMMUTABLE: {
+    status: 409,
+    message: "A sale's mode (first_come or draw) is fixed at creation",
+  },
   STOCK_BELOW_SOLD: { status: 409, message: "Stock cannot go below the units already sold" },
   SHARDS_IMMUTABLE: { status: 409, message: "The shard count is fixed at creation" },
   HOLD_ON_SHARDED_SALE: {
@@ -98,8 +120,17 @@ export const REFUSAL_REASONS = (Object.keys(OUTCOMES) as OutcomeCode[]).filter(
   (code): code is RefusalReason => (OUTCOMES[code] as OutcomeSpec).refusal === true,
 );
 
+/** Why an entry was refused by the draw's rules; the same names reach the client as error codes. */
+export type EntryRefusalReason = {
+  [Code in OutcomeCode]: (typeof OUTCOMES)[Code] extends { entryRefusal: true } ? Code : never;
+}[OutcomeCode];
+
+export const ENTRY_REFUSAL_REASONS = (Object.keys(OUTCOMES) as OutcomeCode[]).filter(
+  (code): code is EntryRefusalReason => (OUTCOMES[code] as OutcomeSpec).entryRefusal === true,
+);
+
 /** The live-counter field of an outcome, if it is counted. */
 export function counterOf(code: OutcomeCode): string | undefined {
   const spec: OutcomeSpec = OUTCOMES[code];
-  return spec.refusal ? `refused:${code}` : spec.counter;
+  return spec.refusal || spec.entryRefusal ? `refused:${code}` : spec.counter;
 }

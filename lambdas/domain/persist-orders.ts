@@ -1,7 +1,21 @@
 import { type IntegrationEvent, orderConfirmed, publishQuietly } from "./integration-events.js";
 import type { Order, OrderEvent } from "./order.js";
-import { eventOf, orderOf, PoisonMessageError, parseQueueMessage } from "./order-message.js";
-import type { EventPublisher, Logger, MetricsSink, OrderRows, SaleStore } from "./ports.js";
+import {
+  entryOf,
+  eventOf,
+  orderOf,
+  PoisonMessageError,
+  parseQueueMessage,
+} from "./order-message.js";
+import type {
+  DrawEntryRecord,
+  DrawRows,
+  EventPublisher,
+  Logger,
+  MetricsSink,
+  OrderRows,
+  SaleStore,
+} from "./ports.js";
 
 export interface PersistDeps {
   reservations: SaleStore;
@@ -11,6 +25,8 @@ export interface PersistDeps {
   metrics?: MetricsSink;
   /** OrderConfirmed for each new row (docs/events.md); a failed publish never fails a record. */
   events?: EventPublisher;
+  /** Draw entries' rows (docs/draws.md). */
+  drawRows?: DrawRows;
 }
 
 /** One entry per record, in record order: the shape @middy/sqs-partial-batch-failure reads. */
@@ -49,9 +65,14 @@ export async function persistOrders(
   const results: RecordResult[] = new Array(records.length).fill(ok);
   const candidates: Array<{ index: number; messageId: string; order: Order }> = [];
   const events: Array<{ index: number; event: OrderEvent }> = [];
+  const entries: Array<{ index: number; entry: DrawEntryRecord }> = [];
   records.forEach((record, index) => {
     try {
       const parsed = parseQueueMessage(record.body);
+      if (parsed.kind === "entry") {
+        entries.push({ index, entry: entryOf(parsed.message) });
+        return;
+      }
       if (parsed.kind === "event") {
         events.push({ index, event: eventOf(parsed.message) });
         return;
@@ -79,6 +100,8 @@ export async function persistOrders(
       for (const { index } of events) results[index] = failed(error);
     }
   }
+
+  if (entries.length > 0) await persistEntries(deps, entries, results);
 
   const nowMs = deps.now();
   const confirmations = await Promise.allSettled(
@@ -161,6 +184,44 @@ export async function persistOrders(
   }
   await publishQuietly(deps, pendingEvents);
   return results;
+}
+
+/**
+ * Draw entries' rows, in one statement per sale. An entry that arrives after
+ * its draw was recorded is not an error of the record: the draw read Redis,
+ * where the entry was accepted, so it is in the draw unless Redis lost it
+ * too. It is logged and counted for the operator (EntriesAfterDraw), not retried.
+ */
+async function persistEntries(
+  deps: PersistDeps,
+  entries: Array<{ index: number; entry: DrawEntryRecord }>,
+  results: RecordResult[],
+): Promise<void> {
+  if (!deps.drawRows) {
+    for (const { index } of entries) results[index] = failed(new Error("no draw rows configured"));
+    return;
+  }
+  try {
+    const { inserted, late } = await deps.drawRows.insertEntries(entries.map((e) => e.entry));
+    deps.metrics?.count("EntriesPersisted", inserted);
+    if (late.length > 0) {
+      deps.metrics?.count("EntriesAfterDraw", late.length);
+      deps.logger.warn("entries arrived after their draw was recorded", {
+        entries: late.map((e) => ({ saleId: e.saleId, entryId: e.entryId })),
+      });
+    }
+    deps.logger.info("entries persisted", {
+      received: entries.length,
+      inserted,
+      late: late.length,
+    });
+  } catch (error) {
+    deps.logger.error("entry insert failed; the entries will be retried", {
+      error: (error as Error).message,
+      entries: entries.length,
+    });
+    for (const { index } of entries) results[index] = failed(error);
+  }
 }
 
 /** The orders that became rows, each with its buy's trace id (the header's Root) when the message carried one. */

@@ -1,6 +1,6 @@
 import type { IntegrationEvent } from "./integration-events.js";
 import type { HoldTerms, Order, OrderEvent, OrderRecord, OrderRow } from "./order.js";
-import type { RefusalReason } from "./outcomes.js";
+import type { EntryRefusalReason, RefusalReason } from "./outcomes.js";
 import type { Money, Sale } from "./sale.js";
 import type { RawCounters } from "./stats-counters.js";
 
@@ -104,20 +104,35 @@ export interface SaleDefinition {
   price?: Money;
   /** Seconds a buyer has to pay (0 or absent: no hold). Only for unsharded sales. */
   holdSeconds?: number;
+  /** A draw (docs/draws.md): its entry window; absent for a first-come sale. */
+  draw?: { entriesOpenAtMs: number; entriesCloseAtMs: number };
+}
+
+/** A draw's secrets, picked once when the sale is created (lambdas/domain/draw.ts). */
+export interface DrawSecrets {
+  seed: Buffer;
+  salt: Buffer;
+  commitment: string;
 }
 
 export type UpsertSaleOutcome =
   | { kind: "created" | "updated"; remaining: number; version: number }
   | { kind: "stock_below_sold"; sold: number }
   | { kind: "shards_immutable"; shards: number }
-  | { kind: "hold_on_sharded"; shards: number };
+  | { kind: "hold_on_sharded"; shards: number }
+  | { kind: "mode_immutable"; mode: "first_come" | "draw" };
 
 export interface SaleStore {
   reserve(request: ReserveRequest): Promise<ReserveOutcome>;
   release(saleId: string, orderId: string, userId: string): Promise<ReleaseOutcome>;
   confirm(request: ConfirmRequest): Promise<ConfirmOutcome>;
   getSale(saleId: string, nowMs: number): Promise<Sale | null>;
-  upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome>;
+  /** `secrets`: a draw's seed and salt, used only if this call creates the sale. */
+  upsertSale(
+    sale: SaleDefinition,
+    nowMs: number,
+    secrets?: DrawSecrets,
+  ): Promise<UpsertSaleOutcome>;
   /** An order of `userId` (null when the store has none). */
   getOrder(saleId: string, orderId: string, userId: string): Promise<OrderRecord | null>;
   listOrders(saleId: string): Promise<OrderRecord[]>;
@@ -299,4 +314,145 @@ export interface EventLedger {
   markSent(eventId: string, keepMs: number): Promise<void>;
   /** Drops this run's claim (its publish failed), so the next run tries again. */
   release(eventId: string): Promise<void>;
+}
+
+// --- draws (docs/draws.md): entries and the drawn order in Redis, the entries' rows and the record in Postgres
+
+/** An accepted entry, as the enter script recorded it and its message carries it. */
+export interface DrawEntryRecord {
+  saleId: string;
+  userId: string;
+  entryId: string;
+  quantity: number;
+  enteredAtMs: number;
+}
+
+export interface EnterRequest {
+  saleId: string;
+  userId: string;
+  quantity: number;
+  nowMs: number;
+  entryId: string;
+}
+
+export type EnterOutcome =
+  | { kind: "entered" | "replayed"; entry: DrawEntryRecord }
+  | { kind: "refused"; reason: EntryRefusalReason | "SALE_PAUSED" }
+  | { kind: "rate_limited"; retryAfterMs: number }
+  | { kind: "not_found" };
+
+/** A draw's state as its sale hash holds it. */
+export interface DrawSale {
+  saleId: string;
+  state: "open" | "frozen" | "drawn";
+  entriesOpenAtMs: number;
+  entriesCloseAtMs: number;
+  commitment: string;
+  entries: number;
+  stock: number;
+  remaining: number;
+  held: number;
+  paid: number;
+  expiredUnits: number;
+  frozenAtMs?: number;
+  drawnAtMs?: number;
+  /** Positions of the drawn order the award walk has passed, and how many there are. */
+  cursor?: number;
+  positions?: number;
+  winners?: number;
+}
+
+/** A held order the award walk made for an entry at `position` of the drawn order. */
+export interface DrawAward {
+  orderId: string;
+  userId: string;
+  quantity: number;
+  position: number;
+  reservedAtMs: number;
+  hold: HoldTerms;
+}
+
+export interface DrawStore {
+  enter(request: EnterRequest): Promise<EnterOutcome>;
+  /** Takes back an entry whose message was not sent; "kept" once the entries are frozen. */
+  leave(
+    saleId: string,
+    userId: string,
+    entryId: string,
+  ): Promise<"taken_back" | "kept" | "unknown_entry">;
+  drawSale(saleId: string): Promise<DrawSale | null>;
+  /** The buyer's entry and, once awarded, the held order it was given. */
+  entryOf(
+    saleId: string,
+    userId: string,
+  ): Promise<{ entry: DrawEntryRecord | null; award: OrderRecord | null }>;
+  secrets(saleId: string): Promise<{ seed: Buffer; salt: Buffer } | null>;
+  freeze(
+    saleId: string,
+    nowMs: number,
+    early: boolean,
+  ): Promise<"frozen" | "already_frozen" | "not_a_draw" | "still_open">;
+  /** Every entry Redis holds, a page at a time. */
+  scanEntries(saleId: string): AsyncIterable<DrawEntryRecord[]>;
+  /** Writes the drawn order ("hashHex\tquantity\tuserId" per position) and installs it, once. */
+  install(
+    saleId: string,
+    drawn: Iterable<string>,
+    result: {
+      drawnAtMs: number;
+      digest: string;
+      entries: number;
+      winners: number;
+      lastWinner: number;
+    },
+  ): Promise<"installed" | "already_drawn" | "not_frozen" | "incomplete">;
+  /** One step of the award walk: at most `uuids.length` awards over at most `maxPositions` positions. */
+  award(
+    saleId: string,
+    nowMs: number,
+    maxPositions: number,
+    uuids: string[],
+  ): Promise<{ awards: DrawAward[]; cursor: number; positions: number; remaining: number }>;
+  drawSaleIds(): Promise<string[]>;
+  /** A per-sale lock for the draw step (null: another runner holds it). */
+  lock(saleId: string, ttlMs: number): Promise<string | null>;
+  unlock(saleId: string, token: string): Promise<void>;
+}
+
+/** What a draw recorded, once and for good: the seed it revealed, the list it drew from, its winners. */
+export interface DrawRecord {
+  saleId: string;
+  procedure: string;
+  seed: Buffer;
+  digest: string;
+  entries: number;
+  stock: number;
+  winners: Array<{ position: number; hash: string; quantity: number }>;
+  drawnAtMs: number;
+}
+
+export interface DrawRows {
+  /**
+   * Writes entries' rows (a duplicate is a no-op). An entry that arrives after
+   * its sale's draw was recorded is not written: it comes back in `late`.
+   */
+  insertEntries(entries: DrawEntryRecord[]): Promise<{ inserted: number; late: DrawEntryRecord[] }>;
+  /**
+   * The draw, once per sale: under a lock that holds off entry inserts, reads
+   * the sale's entry rows and, if no draw is recorded yet, records the one
+   * `compute` makes from them. Returns the record (new or earlier), its packed
+   * entry list and the rows it read.
+   */
+  drawOnce(
+    saleId: string,
+    compute: (rows: DrawEntryRecord[]) => { record: DrawRecord; packed: Buffer },
+  ): Promise<{ record: DrawRecord; packed: Buffer; rows: DrawEntryRecord[]; created: boolean }>;
+  record(saleId: string): Promise<DrawRecord | null>;
+  /** Bytes [offset, offset + length) of the recorded packed entry list (null: no draw). */
+  packedSlice(saleId: string, offset: number, length: number): Promise<Buffer | null>;
+}
+
+/** Entries travel on the orders queue to the consumer, which writes their rows. */
+export interface EntryQueue {
+  sendEntry(entry: DrawEntryRecord): Promise<void>;
 }

@@ -135,6 +135,12 @@ export async function reconcileSale(
   const rowIds = new Set(rows.map((row) => row.orderId));
   const byId = new Map(records.map((record) => [record.orderId, record]));
   const rowUnits = rows.reduce((sum, row) => sum + row.quantity, 0);
+  // The rows of orders whose hold expired (their units went back on sale, to
+  // another buyer or a draw's alternate) keep their row but hold no unit.
+  const soldRowUnits = rows.reduce((sum, row) => {
+    const record = byId.get(row.orderId);
+    return record && !holdsUnits(record) ? sum : sum + row.quantity;
+  }, 0);
   const queuesEmpty =
     options.requireEmptyQueues === false || (queues.orders === 0 && queues.dlq === 0);
   let budget = options.maxRepairs ?? Number.POSITIVE_INFINITY;
@@ -282,7 +288,7 @@ export async function reconcileSale(
       repaired: false,
     });
   }
-  const finalRows = rowUnits + persistedUnits;
+  const finalRows = soldRowUnits + persistedUnits;
   if ((after && after.remaining < 0) || finalRows > sale.stock) {
     issues.push({
       kind: "OVERSOLD",

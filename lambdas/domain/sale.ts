@@ -50,7 +50,24 @@ export interface Sale {
   expiredUnits?: number;
   /** Present (true) while an operator has paused buying; absent otherwise. */
   paused?: true;
+  /** "draw" for a draw (docs/draws.md); absent for a first-come sale. */
+  mode?: "draw";
+  /** A draw's public state: its window, the seed's commitment, its entries. */
+  draw?: SaleDrawView;
   version: number;
+}
+
+export interface SaleDrawView {
+  entriesOpenAt: string | null;
+  entriesCloseAt: string | null;
+  /** sha256 of the secret seed, hex: fixed at creation, before any entry. */
+  commitment: string;
+  /** open: entries taken while the window is open; frozen: closed, the draw is running; drawn. */
+  state: "open" | "frozen" | "drawn";
+  entries: number;
+  /** Entries the draw gave units to, once drawn (alternates not counted). */
+  winners?: number;
+  drawnAt?: string;
 }
 
 /**

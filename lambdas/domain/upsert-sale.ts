@@ -1,4 +1,10 @@
-import { HoldOnShardedSaleError, ShardsImmutableError, StockBelowSoldError } from "./errors.js";
+import { commitmentOf, newSeed } from "./draw.js";
+import {
+  HoldOnShardedSaleError,
+  ModeImmutableError,
+  ShardsImmutableError,
+  StockBelowSoldError,
+} from "./errors.js";
 import type { Logger, RecentSalesIndex, SaleDefinition, SaleStore } from "./ports.js";
 import type { Sale } from "./sale.js";
 
@@ -18,13 +24,21 @@ export async function upsertSale(
   definition: SaleDefinition,
   nowMs: number,
 ): Promise<{ created: boolean; sale: Sale }> {
-  const outcome = await deps.reservations.upsertSale(definition, nowMs);
+  // A draw's seed is picked before its first entry and only its commitment is
+  // shown until the draw; the salt hides buyer ids in the published list. The
+  // store writes them only if this call creates the sale.
+  const seed = newSeed();
+  const secrets = definition.draw
+    ? { seed, salt: newSeed(), commitment: commitmentOf(seed) }
+    : undefined;
+  const outcome = await deps.reservations.upsertSale(definition, nowMs, secrets);
   if (outcome.kind === "stock_below_sold") {
     throw new StockBelowSoldError(definition.id, outcome.sold);
   }
   if (outcome.kind === "shards_immutable") {
     throw new ShardsImmutableError(definition.id, outcome.shards);
   }
+  if (outcome.kind === "mode_immutable") throw new ModeImmutableError(definition.id, outcome.mode);
   if (outcome.kind === "hold_on_sharded") {
     throw new HoldOnShardedSaleError(definition.id, outcome.shards);
   }

@@ -2,6 +2,7 @@ import sqsPartialBatchFailure from "@middy/sqs-partial-batch-failure";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createEventPublisher } from "../adapters/events/publisher.js";
 import { metricsSink, publishMetrics } from "../adapters/metrics/emf-metrics.js";
+import { PostgresDrawRows } from "../adapters/postgres/draw-rows.js";
 import { PostgresOrderRows } from "../adapters/postgres/order-rows.js";
 import { createPostgresPool } from "../adapters/postgres/pool.js";
 import { createRedisClient } from "../adapters/redis/client.js";
@@ -17,12 +18,11 @@ import { functionChain } from "../platform/function-chain.js";
 import { logger } from "../platform/logger.js";
 import { traced } from "../platform/tracing.js";
 
+const pool = await createPostgresPool(readDatabaseConfig());
 const deps = {
   reservations: traced("Redis", new RedisSaleStore(await createRedisClient(readRedisConfig()))),
-  orderRows: traced(
-    "Postgres",
-    new PostgresOrderRows(await createPostgresPool(readDatabaseConfig())),
-  ),
+  orderRows: traced("Postgres", new PostgresOrderRows(pool)),
+  drawRows: traced("Postgres", new PostgresDrawRows(pool)),
   now: Date.now,
   logger,
   metrics: metricsSink,

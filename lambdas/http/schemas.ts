@@ -63,6 +63,15 @@ export const saleDefinitionSchema = z
       })
       .optional(),
     holdSeconds: z.number().int().min(0).max(MAX_HOLD_SECONDS).optional(),
+    mode: z
+      .enum(["first_come", "draw"])
+      .meta({
+        description:
+          "first_come (the default): buys take the stock in arrival order. draw: buyers enter during the entry window and the stock goes to winners drawn at its close (docs/draws.md); buys are refused with 409 DRAW_SALE.",
+      })
+      .optional(),
+    entriesOpenAt: instant.nullish(),
+    entriesCloseAt: instant.nullish(),
   })
   .refine((sale) => sale.startsAt == null || sale.endsAt == null || sale.endsAt > sale.startsAt, {
     message: "endsAt must be after startsAt",
@@ -74,6 +83,26 @@ export const saleDefinitionSchema = z
   })
   .refine((sale) => !sale.holdSeconds || (sale.shards ?? 1) === 1, {
     message: "a sale with a hold cannot be sharded",
+    path: ["holdSeconds"],
+  })
+  .refine((sale) => sale.mode !== "draw" || sale.entriesCloseAt != null, {
+    message: "a draw needs entriesCloseAt: the end of its entry window, when the draw runs",
+    path: ["entriesCloseAt"],
+  })
+  .refine(
+    (sale) =>
+      sale.entriesOpenAt == null ||
+      sale.entriesCloseAt == null ||
+      sale.entriesCloseAt > sale.entriesOpenAt,
+    { message: "entriesCloseAt must be after entriesOpenAt", path: ["entriesCloseAt"] },
+  )
+  .refine((sale) => sale.mode === "draw" || (sale.entriesOpenAt ?? sale.entriesCloseAt) == null, {
+    message: 'an entry window belongs to a draw: give mode "draw"',
+    path: ["mode"],
+  })
+  .refine((sale) => sale.mode !== "draw" || (sale.holdSeconds ?? 0) > 0, {
+    message:
+      "a draw needs holdSeconds: the time each winner has to pay before an alternate is called",
     path: ["holdSeconds"],
   })
   .transform((sale) => ({
@@ -88,4 +117,18 @@ export const saleDefinitionSchema = z
     ...(sale.price !== undefined && { price: sale.price }),
     ...(sale.holdSeconds !== undefined &&
       sale.holdSeconds > 0 && { holdSeconds: sale.holdSeconds }),
+    ...(sale.mode === "draw" && {
+      draw: {
+        entriesOpenAtMs: sale.entriesOpenAt ?? 0,
+        entriesCloseAtMs: sale.entriesCloseAt ?? 0,
+      },
+    }),
   }));
+
+/** POST /sales/{saleId}/entries: an absent body means one unit. Unknown fields are ignored. */
+export const entryRequestSchema = buyRequestSchema;
+
+/** GET /sales/{saleId}/draw/entries */
+export const drawEntriesQuerySchema = z.object({
+  page: z.coerce.number().int().min(0).max(100_000).default(0),
+});

@@ -335,3 +335,33 @@ export function readAdminScope(env: Env = process.env): string {
 export function readOriginVerifySecret(env: Env = process.env): string | undefined {
   return optional(env, "ORIGIN_VERIFY_SECRET");
 }
+
+export interface RunDrawsConfig {
+  redis: RedisConfig;
+  database: DatabaseConfig;
+  sqs: SqsConfig;
+  ordersQueueUrl: string;
+  /** Wait between the freeze and the draw, for the rows of the last entries to reach Postgres. */
+  settleMs: number;
+  /** The per-sale draw lock outlives a run that dies, for at most this long. */
+  lockTtlMs: number;
+  /** Most award-walk calls per sale and run (50 awards each at most). */
+  walkSteps: number;
+}
+
+/** The draw runner (docs/draws.md): Redis, the entry rows and draw records, the orders queue (awards). */
+export function readRunDrawsConfig(env: Env = process.env): RunDrawsConfig {
+  return {
+    redis: readRedisConfig(env),
+    // A draw over a million entries reads their rows in one statement and records the list in another.
+    database: {
+      ...readDatabaseConfig(env),
+      statementTimeoutMs: integer(env, "DRAW_STATEMENT_TIMEOUT_MS", 120_000, 1_000, 290_000),
+    },
+    sqs: readSqsConfig(env),
+    ordersQueueUrl: url(env, "ORDERS_QUEUE_URL", ["http:", "https:"]).toString(),
+    settleMs: integer(env, "DRAW_SETTLE_MS", 10_000, 0, 600_000),
+    lockTtlMs: integer(env, "DRAW_LOCK_TTL_SECONDS", 300, 5, 900) * 1000,
+    walkSteps: integer(env, "DRAW_WALK_STEPS", 200, 1, 10_000),
+  };
+}

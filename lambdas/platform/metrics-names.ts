@@ -14,5 +14,12 @@ export const METRIC_NAMES = [
   "RepairBacklog",
   "EventsPublished",
   "EventsPublishFailed",
+  "Entries",
+  "EntriesTakenBack",
+  "EntriesPersisted",
+  "EntriesAfterDraw",
+  "DrawsDrawn",
+  "DrawAwards",
+  "DrawAwardSendFailed",
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];

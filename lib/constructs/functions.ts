@@ -6,6 +6,7 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { ADMIN_ROLE } from "../../lambdas/http/scopes.js";
+import { RUN_DRAWS_HANDLER, RUN_DRAWS_MEMORY_MB } from "../../lambdas/registry.js";
 import { dashboardFiles, luaScripts, sqlMigrations } from "../bundling.js";
 import type { StackSettings } from "../config.js";
 import { DASHBOARD_HANDLER, type HandlerSpec } from "../handlers.js";
@@ -163,7 +164,9 @@ export class Functions extends Construct {
           ? { timeout: settings.httpTimeoutSeconds, memory: settings.httpMemoryMb }
           : spec.kind === "consumer"
             ? { timeout: settings.consumerTimeoutSeconds, memory: settings.consumerMemoryMb }
-            : { timeout: 300, memory: 256 };
+            : spec.name === RUN_DRAWS_HANDLER
+              ? { timeout: 300, memory: RUN_DRAWS_MEMORY_MB }
+              : { timeout: 300, memory: 256 };
 
       let network: Pick<FlashSaleFunctionProps, "vpc" | "vpcSubnets" | "securityGroups"> = {};
       let securityGroup: SecurityGroup | undefined;
@@ -249,6 +252,8 @@ function describe(spec: HandlerSpec): string {
   if (spec.kind === "consumer") return "Flash Sale: writes queued orders to Postgres";
   if (spec.kind === "schedule" && spec.name === "repair-orders")
     return "Flash Sale: finishes orders left without a row (scheduled repair)";
+  if (spec.kind === "schedule" && spec.name === RUN_DRAWS_HANDLER)
+    return "Flash Sale: freezes, draws and awards the draws";
   if (spec.kind === "schedule") return "Flash Sale: expires unpaid holds, sends their history";
   return "Flash Sale: applies the SQL migrations (CloudFormation custom resource)";
 }

@@ -304,6 +304,31 @@ export class Monitoring extends Construct {
         width: 12,
       }),
     );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: "Draws: entries by outcome; rows, late rows, draws, awards (docs/draws.md)",
+        left: [
+          new MathExpression({
+            expression: `SEARCH('{${METRICS_NAMESPACE},outcome,service} MetricName="Entries"', 'Sum', 60)`,
+            label: "entries",
+            period: MINUTE,
+          }),
+          new MathExpression({
+            expression: `SEARCH('{${METRICS_NAMESPACE},outcome,service} MetricName="EntriesTakenBack"', 'Sum', 60)`,
+            label: "taken back after a failed send",
+            period: MINUTE,
+          }),
+          emf("EntriesPersisted", "entry rows"),
+          emf("EntriesAfterDraw", "rows after their draw"),
+        ],
+        right: [
+          emf("DrawsDrawn", "draws"),
+          emf("DrawAwards", "awards"),
+          emf("DrawAwardSendFailed", "awards not sent (the repair persists them)"),
+        ],
+        width: 12,
+      }),
+    );
     this.dashboard.addWidgets(...functionWidgets);
   }
 }

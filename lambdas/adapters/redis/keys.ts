@@ -20,6 +20,31 @@ export interface SaleKeys {
   anomalies: string;
 }
 
+/** A draw's keys (docs/draws.md), in the sale's slot (a draw is never sharded). */
+export interface DrawKeys {
+  /** Entries: userId -> "entryId<TAB>quantity<TAB>enteredAt ms" (lua/enter-4.lua). */
+  entries: string;
+  /** The drawn order, one "hashHex<TAB>quantity<TAB>userId" per position (lua/install-draw-2.lua). */
+  drawn: string;
+  /** Where the draw runner builds the drawn order before install renames it to `drawn`. */
+  drawnStaging: string;
+  /** Awards: userId -> orderId of the held order the draw gave them (lua/award-draw-6.lua). */
+  awards: string;
+}
+
+export function drawKeys(saleId: string): DrawKeys {
+  const tag = saleKeys(saleId).sale;
+  return {
+    entries: `${tag}:entries`,
+    drawn: `${tag}:drawn`,
+    drawnStaging: `${tag}:drawn-staging`,
+    awards: `${tag}:awards`,
+  };
+}
+
+/** Ids of the draws: the draw runner's work list. Outside every sale's slot. */
+export const DRAW_SALES_KEY = "draw-sales";
+
 /** Ids of the sales that have (or had) a hold: the sweeper's work list. Outside every sale's slot. */
 export const HOLD_SALES_KEY = "hold-sales";
 

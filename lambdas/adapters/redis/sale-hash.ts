@@ -58,6 +58,22 @@ export function saleFromHash(
     sale.price = { amount: Number(hash.priceAmount), currency: hash.priceCurrency ?? "" };
   }
   if (hash.paused === "1") sale.paused = true;
+  if (hash.mode === "draw") {
+    sale.mode = "draw";
+    const state =
+      hash.drawState === "drawn" || hash.drawState === "frozen" ? hash.drawState : "open";
+    sale.draw = {
+      entriesOpenAt: toIso(Number(hash.entriesOpenAt ?? 0)),
+      entriesCloseAt: toIso(Number(hash.entriesCloseAt ?? 0)),
+      commitment: hash.drawCommitment ?? "",
+      state,
+      entries: Number(hash.entries ?? 0),
+    };
+    if (state === "drawn") {
+      sale.draw.winners = Number(hash.drawWinners ?? 0);
+      sale.draw.drawnAt = toIso(Number(hash.drawnAt ?? 0)) ?? undefined;
+    }
+  }
   const holdSeconds = Number(hash.holdSeconds ?? 0);
   if (holdSeconds > 0) {
     sale.holdSeconds = holdSeconds;

@@ -2,6 +2,7 @@ import type { OrderRecord, PaymentState } from "../../domain/order.js";
 import type {
   ConfirmOutcome,
   ConfirmRequest,
+  DrawSecrets,
   RejectedRestore,
   ReleaseOutcome,
   ReserveOutcome,
@@ -12,7 +13,7 @@ import type {
   UpsertSaleOutcome,
 } from "../../domain/ports.js";
 import { DEFAULT_RATE_LIMIT, type Sale, type SaleControls } from "../../domain/sale.js";
-import { HOLD_SALES_KEY, homeShard, rateKey, saleKeys } from "./keys.js";
+import { DRAW_SALES_KEY, HOLD_SALES_KEY, homeShard, rateKey, saleKeys } from "./keys.js";
 import {
   mergeShardHashes,
   readEveryShard,
@@ -294,9 +295,19 @@ export class RedisSaleStore implements SaleStore {
    * sale keeps its shard count; its stock changes are spread over the shards,
    * each shard refusing to go below what it has sold.
    */
-  async upsertSale(sale: SaleDefinition, nowMs: number): Promise<UpsertSaleOutcome> {
-    const existing = await this.redis.hmget(saleKeys(sale.id).sale, "stock", "shards");
+  async upsertSale(
+    sale: SaleDefinition,
+    nowMs: number,
+    secrets?: DrawSecrets,
+  ): Promise<UpsertSaleOutcome> {
+    const existing = await this.redis.hmget(saleKeys(sale.id).sale, "stock", "shards", "mode");
     const created = existing[0] === null;
+    // A draw's entries and seed make no sense in a first-come sale, nor the reverse.
+    const existingMode = existing[2] === "draw" ? "draw" : "first_come";
+    if (!created && existingMode !== (sale.draw ? "draw" : "first_come")) {
+      return { kind: "mode_immutable", mode: existingMode };
+    }
+    if (created && sale.draw && !secrets) throw new Error("a new draw needs its seed and salt");
     const shards = created ? (sale.shards ?? 1) : shardCountOf({ shards: existing[1] });
     if (!created && sale.shards !== undefined && sale.shards !== shards) {
       return { kind: "shards_immutable", shards };
@@ -317,6 +328,8 @@ export class RedisSaleStore implements SaleStore {
         );
     // The sweeper's work list; before the sale exists, so no hold can be missed.
     if ((sale.holdSeconds ?? 0) > 0) await this.redis.sadd(HOLD_SALES_KEY, sale.id);
+    // The draw runner's work list, likewise before the sale exists.
+    if (sale.draw) await this.redis.sadd(DRAW_SALES_KEY, sale.id);
     const targets = splitStock(sale.stock, current);
     if (targets === null) {
       return {
@@ -337,6 +350,7 @@ export class RedisSaleStore implements SaleStore {
         targets[shard] ?? 0,
         shards,
         nowMs,
+        secrets,
       );
       if (code === -1) {
         // Units sold on this shard meanwhile: put the shards already changed back.
@@ -357,6 +371,7 @@ export class RedisSaleStore implements SaleStore {
     stock: number,
     shards: number,
     nowMs: number,
+    secrets?: DrawSecrets,
   ): Promise<UpsertSaleReply> {
     return this.redis.upsertSale(
       saleKeys(sale.id, shard).sale,
@@ -372,6 +387,12 @@ export class RedisSaleStore implements SaleStore {
       sale.holdSeconds ?? 0,
       sale.price ? String(sale.price.amount) : "",
       sale.price?.currency ?? "",
+      sale.draw ? "draw" : "",
+      sale.draw?.entriesOpenAtMs ?? 0,
+      sale.draw?.entriesCloseAtMs ?? 0,
+      secrets?.seed.toString("hex") ?? "",
+      secrets?.salt.toString("hex") ?? "",
+      secrets?.commitment ?? "",
     );
   }
 

@@ -25,6 +25,11 @@ export const SCRIPT_FILES = {
   pay: "pay-7",
   unlock: "unlock-1",
   saleControl: "sale-control-1",
+  enter: "enter-4",
+  leave: "leave-2",
+  freezeDraw: "freeze-draw-1",
+  installDraw: "install-draw-3",
+  awardDraw: "award-draw-7",
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
@@ -80,6 +85,7 @@ export const SCRIPT_CODES = {
     [-6]: "LIMIT_REACHED",
     [-7]: "rate_limited",
     [-8]: "SALE_PAUSED",
+    [-9]: "DRAW_SALE",
   },
   release: { 1: "released", 0: "already_released", [-1]: "unknown_order", [-2]: "confirmed" },
   confirm: {
@@ -107,6 +113,21 @@ export const SCRIPT_CODES = {
   },
   unlock: { 1: "released", 0: "not_held" },
   saleControl: { 1: "done", [-1]: "not_found" },
+  enter: {
+    1: "entered",
+    2: "replayed",
+    [-1]: "not_found",
+    [-2]: "ENTRIES_NOT_OPEN",
+    [-3]: "ENTRIES_CLOSED",
+    [-4]: "ENTRY_ABOVE_LIMIT",
+    [-5]: "NOT_A_DRAW",
+    [-7]: "rate_limited",
+    [-8]: "SALE_PAUSED",
+  },
+  leave: { 1: "taken_back", 0: "kept", [-1]: "unknown_entry" },
+  freezeDraw: { 1: "frozen", 0: "already_frozen", [-1]: "not_a_draw", [-2]: "still_open" },
+  installDraw: { 1: "installed", 0: "already_drawn", [-1]: "not_frozen", [-2]: "incomplete" },
+  awardDraw: { 1: "walked", [-1]: "not_drawn" },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 /** The meaning of `code` in `script`'s replies; an unknown code is a bug, never a guess. */
@@ -197,6 +218,12 @@ declare module "ioredis" {
       holdSeconds: number,
       priceAmount: string,
       priceCurrency: string,
+      mode: "draw" | "",
+      entriesOpenAtMs: number,
+      entriesCloseAtMs: number,
+      drawSeed: string,
+      drawSalt: string,
+      drawCommitment: string,
     ): Result<UpsertSaleReply, Context>;
     expireHolds(
       saleKey: string,
@@ -223,6 +250,50 @@ declare module "ioredis" {
       reference: string,
     ): Result<PayReply, Context>;
     unlock(lockKey: string, token: string): Result<[code: number], Context>;
+    enter(
+      saleKey: string,
+      entriesKey: string,
+      rateKey: string,
+      statsKey: string,
+      userId: string,
+      quantity: number,
+      nowMs: number,
+      entryId: string,
+    ): Result<[code: number, entryId: string, quantity: number, enteredAt: number], Context>;
+    leave(
+      saleKey: string,
+      entriesKey: string,
+      userId: string,
+      entryId: string,
+    ): Result<[code: number], Context>;
+    freezeDraw(
+      saleKey: string,
+      nowMs: number,
+      early: "1" | "",
+    ): Result<[code: number, frozenAt: number], Context>;
+    installDraw(
+      saleKey: string,
+      stagingKey: string,
+      drawnKey: string,
+      drawnAtMs: number,
+      digest: string,
+      winners: number,
+      entries: number,
+      lastWinnerPosition: number,
+    ): Result<[code: number], Context>;
+    awardDraw(
+      saleKey: string,
+      drawnKey: string,
+      awardsKey: string,
+      ordersKey: string,
+      holdsKey: string,
+      statsKey: string,
+      buyersKey: string,
+      nowMs: number,
+      saleId: string,
+      maxPositions: number,
+      ...uuids: string[]
+    ): Result<Array<string | number>, Context>;
     saleControl(
       saleKey: string,
       paused: "1" | "0" | "",

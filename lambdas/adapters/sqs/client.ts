@@ -5,8 +5,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Order } from "../../domain/order.js";
-import { encodeOrderMessage, messageOf } from "../../domain/order-message.js";
-import type { OrderQueue } from "../../domain/ports.js";
+import { encodeOrderMessage, entryMessageOf, messageOf } from "../../domain/order-message.js";
+import type { DrawEntryRecord, EntryQueue, OrderQueue } from "../../domain/ports.js";
 import type { SqsConfig } from "../../platform/config.js";
 import { captureClient, currentTraceHeader } from "../../platform/tracing.js";
 import { awsRequestHandler } from "../aws-request-handler.js";
@@ -61,7 +61,7 @@ export class SqsEntryRefusedError extends Error {
  * of accepted buys costs a tenth of the SDK work. A failed entry or a failed
  * request fails exactly the buys it carried, which release their units.
  */
-export class SqsOrderQueue implements OrderQueue {
+export class SqsOrderQueue implements OrderQueue, EntryQueue {
   private pending: PendingSend[] = [];
   private scheduled = false;
 
@@ -71,7 +71,15 @@ export class SqsOrderQueue implements OrderQueue {
   ) {}
 
   send(order: Order): Promise<void> {
-    const body = encodeOrderMessage(messageOf(order));
+    return this.enqueue(encodeOrderMessage(messageOf(order)));
+  }
+
+  /** A draw's entry travels the same queue, batched with the orders, to the same consumer. */
+  sendEntry(entry: DrawEntryRecord): Promise<void> {
+    return this.enqueue(encodeOrderMessage(entryMessageOf(entry)));
+  }
+
+  private enqueue(body: string): Promise<void> {
     // Read now, in the buy's own invocation: the batch is sent a turn later.
     const traceHeader = currentTraceHeader();
     return new Promise<void>((resolve, reject) => {
