@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { logger } from "../lambdas/platform/logger.js";
 import { isLoopbackHost, signLocalToken, usesDevelopmentSecret } from "./auth.js";
 import { formatSummary, runDemo } from "./demo.js";
+import { formatDrawSummary, runDrawDemo } from "./draw-demo.js";
 import { formatHoldSummary, runHoldDemo } from "./hold-demo.js";
 import { DEFAULT_QUEUE_SETTINGS } from "./services/sqs-server.js";
 import { type RunningStack, startStack } from "./stack.js";
@@ -21,6 +22,8 @@ import { LOCAL_STACK_SETTINGS } from "./stack-settings.js";
  *   --buyers N --stock N           demo size (default 1000 buyers, 100 units)
  *   --no-hold-demo                 skip the demo's second sale (20 units held 3 s for payment,
  *                                  60 buyers: part paid, the rest expire and sell again)
+ *   --no-draw-demo                 skip the demo's third sale (a draw: 200 entrants for 10 units,
+ *                                  drawn, verified, winners pay or lapse, alternates called)
  *   --batch-size N --batching-window-ms N --consumer-concurrency N   the SQS event source
  *                                  (default: the CDK stack's, from cdk.json: 100, 1000 ms, 5)
  *   --data-dir DIR                 where services keep data (default .local/stack)
@@ -52,6 +55,7 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: String(availableParallelism()) },
     "demo-delay": { type: "string" },
     "hold-demo": { type: "boolean", default: true },
+    "draw-demo": { type: "boolean", default: true },
   },
   allowNegative: true,
 });
@@ -174,6 +178,11 @@ try {
       const hold = await runHoldDemo({ url: stack.url, env, log });
       log(`\n${formatHoldSummary(hold)}\n`);
       ok &&= hold.ok;
+    }
+    if (args["draw-demo"]) {
+      const draw = await runDrawDemo({ url: stack.url, env, log });
+      log(`\n${formatDrawSummary(draw)}\n`);
+      ok &&= draw.ok;
     }
     if (args["demo-only"]) await shutdown(ok ? 0 : 1);
   }

@@ -51,6 +51,8 @@ export interface StackOptions {
   sweepIntervalMs?: number;
   /** How often the order repair (repair-orders) runs; 0 turns it off. Default 5000 ms (EventBridge's 1 minute in AWS). */
   repairIntervalMs?: number;
+  /** How often the draw runner runs (ms; 0: never). */
+  drawIntervalMs?: number;
   visibilityTimeoutSeconds?: number;
 }
 
@@ -94,9 +96,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   let consumer: StackConsumer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
   let repairer: { stop(): Promise<void> } | undefined;
+  let drawRunner: { stop(): Promise<void> } | undefined;
   const stop = async (stopOptions: { removeData?: boolean } = {}) => {
     await sweeper?.stop();
     await repairer?.stop();
+    await drawRunner?.stop();
     // The consumer first: its batches in the handler finish while Postgres and SQS still run.
     await consumer?.stop();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -183,6 +187,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       async () => (await import("../lambdas/handlers/repair-orders.js")).handler,
       options.repairIntervalMs ?? 5_000,
     );
+    drawRunner = await startSchedule(
+      "run-draws",
+      async () => (await import("../lambdas/handlers/run-draws.js")).handler,
+      options.drawIntervalMs ?? 2_000,
+    );
     return {
       url: `http://${host}:${port}`,
       services,
@@ -206,6 +215,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 const LOCAL_REPAIR_ENV: Record<string, string> = {
   REPAIR_GRACE_SECONDS: process.env.REPAIR_GRACE_SECONDS ?? "30",
   REPAIR_LOCK_TTL_SECONDS: process.env.REPAIR_LOCK_TTL_SECONDS ?? "30",
+  // A draw runs 2 s after its entries freeze here (10 s in AWS), its lock outlives a killed stack 30 s.
+  DRAW_SETTLE_MS: process.env.DRAW_SETTLE_MS ?? "2000",
+  DRAW_LOCK_TTL_SECONDS: process.env.DRAW_LOCK_TTL_SECONDS ?? "30",
 };
 
 /**

@@ -16,16 +16,27 @@ import {
   saleStatsQuerySchema,
 } from "../http/admin-schemas.js";
 import { MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES } from "../http/http-handler.js";
-import { buyRequestSchema, idempotencyKeySchema, saleDefinitionSchema } from "../http/schemas.js";
+import {
+  buyRequestSchema,
+  drawEntriesQuerySchema,
+  entryRequestSchema,
+  idempotencyKeySchema,
+  saleDefinitionSchema,
+} from "../http/schemas.js";
 import { ADMIN_ROLE, resolveScopes } from "../http/scopes.js";
 import { HTTP_ROUTES, type HttpRouteDefinition } from "../registry.js";
 import {
   buyAcceptedSchema,
+  drawEntriesPageSchema,
+  drawRequestedSchema,
   type ErrorCodes,
+  entryAcceptedSchema,
+  entryViewSchema,
   errorEnvelopeSchema,
   gatewayErrorSchema,
   orderViewSchema,
   paymentReceiptSchema,
+  publishedDrawSchema,
   recentSalesSchema,
   reconcileReportSchema,
   redriveResultSchema,
@@ -191,7 +202,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       "200": { description: "Updated: the sale as it now is.", content: json(saleSchema) },
       "201": { description: "Created: the new sale.", content: json(saleSchema) },
     },
-    errors: ["STOCK_BELOW_SOLD", "SHARDS_IMMUTABLE", "HOLD_ON_SHARDED_SALE"],
+    errors: ["STOCK_BELOW_SOLD", "SHARDS_IMMUTABLE", "HOLD_ON_SHARDED_SALE", "MODE_IMMUTABLE"],
   },
   "GET /sales/{saleId}": {
     summary: "A sale's live state",
@@ -232,9 +243,78 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       "SALE_NOT_OPEN",
       "SALE_ENDED",
       "SALE_PAUSED",
+      "DRAW_SALE",
       "RATE_LIMITED",
       "SERVICE_UNAVAILABLE",
     ],
+  },
+  "POST /sales/{saleId}/entries": {
+    summary: "Enter a draw",
+    description:
+      "Enters the caller (the token's `sub`) in a draw (docs/draws.md) during its entry window, once: a repeat, whatever its quantity, answers 200 with the first entry. One atomic Redis call and one SQS send, like a buy, with the same per-buyer token bucket. An entry racing the close is either in the frozen list or refused, never half in.",
+    tags: ["draws"],
+    requestParams: { path: z.object({ saleId: saleIdParam }) },
+    body: {
+      schema: entryRequestSchema,
+      description: "Optional; an absent body enters for one unit. Unknown fields are ignored.",
+      required: false,
+    },
+    success: {
+      "201": { description: "Entered.", content: json(entryAcceptedSchema) },
+      "200": {
+        description: "Already entered: the first entry.",
+        content: json(entryAcceptedSchema),
+      },
+    },
+    errors: [
+      "SALE_NOT_FOUND",
+      "NOT_A_DRAW",
+      "ENTRIES_NOT_OPEN",
+      "ENTRIES_CLOSED",
+      "ENTRY_ABOVE_LIMIT",
+      "SALE_PAUSED",
+      "RATE_LIMITED",
+      "SERVICE_UNAVAILABLE",
+    ],
+  },
+  "GET /sales/{saleId}/entries/me": {
+    summary: "The caller's entry and its result",
+    description:
+      "The entry, its hash in the published list, and its result: pending until the draw, then won (with the held order to pay), waiting or not_won.",
+    tags: ["draws"],
+    requestParams: { path: z.object({ saleId: saleIdParam }) },
+    success: { "200": { description: "The entry.", content: json(entryViewSchema) } },
+    errors: ["SALE_NOT_FOUND", "ENTRY_NOT_FOUND"],
+  },
+  "GET /sales/{saleId}/draw": {
+    summary: "A draw's public record",
+    description:
+      "Public. Before the draw: the commitment (sha256 of the secret seed, fixed at creation) and the window. After it: the revealed seed, the entry list's digest, size and pages, and the winners, so anyone can recompute the draw (`npm run verify-draw`).",
+    tags: ["draws"],
+    requestParams: { path: z.object({ saleId: saleIdParam }) },
+    success: { "200": { description: "The draw.", content: json(publishedDrawSchema) } },
+    errors: ["DRAW_NOT_FOUND"],
+  },
+  "GET /sales/{saleId}/draw/entries": {
+    summary: "A page of a draw's entry list",
+    description:
+      "Public, cacheable (a drawn list never changes). 50,000 entries a page, as base64 of the packed records.",
+    tags: ["draws"],
+    requestParams: {
+      path: z.object({ saleId: saleIdParam }),
+      query: drawEntriesQuerySchema,
+    },
+    success: { "200": { description: "The page.", content: json(drawEntriesPageSchema) } },
+    errors: ["DRAW_NOT_FOUND", "DRAW_NOT_DRAWN"],
+  },
+  "POST /admin/sales/{saleId}/draw": {
+    summary: "Close a draw's entries now",
+    description:
+      "Admin. Freezes the entries (entriesCloseAt becomes now); the draw runner draws after its settle time, as at a scheduled close. A repeat changes nothing.",
+    tags: ["admin"],
+    requestParams: { path: z.object({ saleId: saleIdParam }) },
+    success: { "202": { description: "Entries closed.", content: json(drawRequestedSchema) } },
+    errors: ["DRAW_NOT_FOUND"],
   },
   "GET /orders/{orderId}": {
     summary: "The caller's own order",
@@ -486,6 +566,10 @@ export function buildOpenApiDocument(
     },
     tags: [
       { name: "sales", description: "Reading sales and buying." },
+      {
+        name: "draws",
+        description: "Draws: entries, the verifiable draw and its publication (docs/draws.md).",
+      },
       { name: "orders", description: "A buyer's orders." },
       { name: "payments", description: "Payments, as the provider's signed webhook." },
       { name: "admin", description: `Operators: the \`${adminScope}\` scope.` },

@@ -32,6 +32,9 @@ export const saleStatusSchema = z.enum(["scheduled", "open", "sold_out", "ended"
     "Derived from the clock and the stock: `scheduled` before startsAt, `ended` from endsAt on, `sold_out` when nothing remains, else `open`.",
 });
 
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const drawStateSchema = z.enum(["open", "frozen", "drawn"]);
+
 export const saleSchema = z
   .object({
     id: z.string().meta({ example: "black-friday-tv" }),
@@ -79,8 +82,121 @@ export const saleSchema = z
       description:
         "Present while an operator has paused buying: buys answer 409 SALE_PAUSED. Absent otherwise.",
     }),
+    mode: z.literal("draw").optional().meta({
+      description: "Present for a draw (docs/draws.md): buys answer 409 DRAW_SALE; enter instead.",
+    }),
+    draw: z
+      .object({
+        entriesOpenAt: isoInstant.nullable(),
+        entriesCloseAt: isoInstant.nullable(),
+        commitment: hex64.meta({
+          description: "sha256 of the draw's secret seed, fixed at creation before any entry.",
+        }),
+        state: drawStateSchema,
+        entries: z.number().int().min(0),
+        winners: z.number().int().min(0).optional(),
+        drawnAt: isoInstant.optional(),
+      })
+      .optional()
+      .meta({ description: "A draw's public state; absent for a first-come sale." }),
   })
   .meta({ id: "Sale", description: "A sale's definition and live stock." });
+
+export const entryAcceptedSchema = z
+  .object({
+    entryId: z.uuid(),
+    quantity: z.number().int().min(1),
+    enteredAt: isoInstant,
+    status: z.literal("entered"),
+  })
+  .meta({
+    id: "EntryAccepted",
+    description: "The buyer's entry in a draw (the first one, on a repeat).",
+  });
+
+export const entryViewSchema = z
+  .object({
+    entryId: z.uuid(),
+    quantity: z.number().int().min(1),
+    enteredAt: isoInstant,
+    entryHash: hex64.optional().meta({
+      description:
+        "This entry in the published list: HMAC-SHA256(salt, saleId NUL userId); find it with `verify-draw --hash`.",
+    }),
+    result: z.enum(["pending", "won", "waiting", "not_won"]).meta({
+      description:
+        "pending: not drawn yet; won: a held order was awarded (pay it before expiresAt); waiting: drawn, not reached yet, units may come back from unpaid winners; not_won: the draw is over for this entry.",
+    }),
+    order: z
+      .object({
+        orderId: z.string(),
+        quantity: z.number().int().min(1),
+        payment: z.string(),
+        expiresAt: isoInstant,
+        amountDue: z.number().int().min(0),
+        currency: z.string(),
+      })
+      .optional(),
+  })
+  .meta({ id: "EntryView", description: "The caller's entry in a draw and its result." });
+
+const drawWinnerSchema = z.object({
+  position: z.number().int().min(0),
+  hash: hex64,
+  quantity: z.number().int().min(1),
+});
+
+export const publishedDrawSchema = z
+  .object({
+    saleId: z.string(),
+    procedure: z.string().meta({ example: "flash-sale-draw/v1" }),
+    state: drawStateSchema,
+    commitment: hex64,
+    entriesOpenAt: isoInstant.nullable(),
+    entriesCloseAt: isoInstant.nullable(),
+    entries: z.number().int().min(0),
+    seed: hex64.optional().meta({ description: "The revealed seed, once drawn." }),
+    drawnAt: isoInstant.nullable().optional(),
+    entriesDigest: hex64.optional(),
+    stock: z.number().int().min(0).optional(),
+    pageSize: z.number().int().min(1).optional(),
+    pages: z.number().int().min(1).optional(),
+    winners: z.array(drawWinnerSchema).optional(),
+    awarded: z
+      .object({
+        cursor: z.number().int().min(0),
+        held: z.number().int().min(0),
+        paid: z.number().int().min(0),
+        expired: z.number().int().min(0),
+        remaining: z.number().int(),
+      })
+      .optional(),
+  })
+  .meta({
+    id: "PublishedDraw",
+    description:
+      "A draw's commitment and window; once drawn also its revealed seed, entry list digest and size, pages and winners: all that `npm run verify-draw` needs.",
+  });
+
+export const drawEntriesPageSchema = z
+  .object({
+    page: z.number().int().min(0),
+    pages: z.number().int().min(1),
+    entries: z.string().meta({
+      description:
+        "Base64 of this page's packed records: 32 hash bytes + uint16 big-endian quantity each, in the list's (hash) order.",
+    }),
+  })
+  .meta({ id: "DrawEntriesPage" });
+
+export const drawRequestedSchema = z
+  .object({
+    saleId: z.string(),
+    state: drawStateSchema,
+    entries: z.number().int().min(0),
+    frozenAt: isoInstant.nullable(),
+  })
+  .meta({ id: "DrawRequested", description: "The entries are closed; the runner draws." });
 
 export const buyAcceptedSchema = z
   .object({

@@ -81,6 +81,8 @@ try {
     // No scheduled repair: with the consumer off, every accepted order waits in the queue,
     // and a repair run would take them for stale reservations and write them mid-measurement.
     repairIntervalMs: 0,
+    // No draw runner either: the draw bench (entries.ts) times the draw in a process of its own.
+    drawIntervalMs: 0,
     // The deployed stage's throttle (cdk.json, 5,000 req/s) is a setting, not a
     // cost: lifted here so the runs measure the buy path behind it.
     gateway: { throttleRateLimit: 1_000_000, throttleBurstLimit: 1_000_000 },

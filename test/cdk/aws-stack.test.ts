@@ -6,6 +6,8 @@ import {
   HTTP_ROUTES,
   type HttpRouteDefinition,
   REPAIR_ORDERS_HANDLER,
+  RUN_DRAWS_HANDLER,
+  RUN_DRAWS_MEMORY_MB,
 } from "../../lambdas/registry.js";
 import { LAMBDA_NODE_MAJOR } from "../../lib/bundling.js";
 import { CONSUMER_HANDLER, handlerCatalog, MIGRATE_HANDLER } from "../../lib/handlers.js";
@@ -45,6 +47,7 @@ const ALL_HANDLERS = [
   ...HTTP_HANDLERS,
   EXPIRE_HOLDS_HANDLER,
   REPAIR_ORDERS_HANDLER,
+  RUN_DRAWS_HANDLER,
   CONSUMER_HANDLER,
   MIGRATE_HANDLER,
 ];
@@ -354,6 +357,26 @@ const REVIEWED: Record<string, Needs> = {
     database: true,
     ...QUEUE_DEPTHS,
     publishEvents: true,
+  },
+  // Draws: an entry is a buy's twin (the enter script, one send).
+  "enter-draw": {
+    ...NOTHING,
+    redis: true,
+    ordersQueue: ["sqs:SendMessage"],
+    queueUrls: ["ORDERS_QUEUE_URL"],
+  },
+  "my-entry": { ...NOTHING, redis: true },
+  // Public: the state in Redis, the record (seed, list, winners) in Postgres.
+  "get-draw": { ...NOTHING, redis: true, database: true },
+  // Admin, but it only freezes the entries in the sale's hash.
+  "admin-draw": { ...NOTHING, redis: true },
+  // Entries and the drawn order in Redis, the rows and the record in Postgres, awards to the queue.
+  "run-draws": {
+    ...NOTHING,
+    redis: true,
+    database: true,
+    ordersQueue: ["sqs:SendMessage"],
+    queueUrls: ["ORDERS_QUEUE_URL"],
   },
   // The expiry script and the outboxes in Redis; history events to the orders queue.
   "expire-holds": {
@@ -843,5 +866,16 @@ describe("Platform alarms", () => {
     expect(find("AWS/RDS", "ClientConnections")?.Dimensions).toEqual([
       { Name: "ProxyName", Value: { Ref: expect.stringMatching(/^DatabaseClusterProxy/) } },
     ]);
+  });
+});
+
+describe("Draw runner", () => {
+  it("runs every minute from an EventBridge rule, with 2048 MB and 300 s for a draw over a million entries", () => {
+    const [fnId, fn] = functionOf(template, RUN_DRAWS_HANDLER);
+    expect(fn.Properties).toMatchObject({ MemorySize: RUN_DRAWS_MEMORY_MB, Timeout: 300 });
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [fnId, "Arn"] } })],
+    });
   });
 });

@@ -112,6 +112,7 @@ describe("handlerCatalog", () => {
     touch("a");
     touch("expire-holds");
     touch("repair-orders");
+    touch("run-draws");
     expect(() => handlerCatalog({ projectRoot: root, routes })).toThrow(
       /consume-orders needs .*consume-orders\.ts, which does not exist/,
     );
@@ -122,6 +123,7 @@ describe("handlerCatalog", () => {
       ["a", "http"],
       ["expire-holds", "schedule"],
       ["repair-orders", "schedule"],
+      ["run-draws", "schedule"],
       ["consume-orders", "consumer"],
       ["migrate", "migrate"],
     ]);

@@ -70,10 +70,12 @@ describe("the embedded local stack", () => {
         dir,
         "--clean",
       ],
-      { cwd: PROJECT_ROOT, timeout: 60_000 },
+      { cwd: PROJECT_ROOT, timeout: 100_000 },
     );
     expect(stdout).toContain("All checks passed.");
     expect(stdout).toContain("All hold checks passed.");
+    // The draw: entries, the draw, its verification from the public routes, payments, alternates.
+    expect(stdout).toContain("All draw checks passed.");
     // The dashboard link carries an admin token in the fragment, never in the query string.
     expect(stdout).toMatch(
       /live dashboard \(admin token inside\)\s+http:\/\/127\.0\.0\.1:\d+\/dashboard#token=[\w.-]+\n/,
@@ -88,5 +90,5 @@ describe("the embedded local stack", () => {
     for (const pid of [...servicePids, ...workerPids]) expect(isAlive(pid)).toBe(false);
     expect(stdout).toContain("stopped.");
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 120_000);
 });

@@ -50,6 +50,7 @@ describe("stats counters", () => {
         SALE_NOT_OPEN: 0,
         SALE_ENDED: 0,
         SALE_PAUSED: 0,
+        DRAW_SALE: 0,
       },
       errors: { SERVICE_UNAVAILABLE: 1 },
     });
