@@ -414,6 +414,8 @@ export interface DrawStore {
     uuids: string[],
   ): Promise<{ awards: DrawAward[]; cursor: number; positions: number; remaining: number }>;
   drawSaleIds(): Promise<string[]>;
+  /** Takes a finished draw off the runner's work list. */
+  forget(saleId: string): Promise<void>;
   /** A per-sale lock for the draw step (null: another runner holds it). */
   lock(saleId: string, ttlMs: number): Promise<string | null>;
   unlock(saleId: string, token: string): Promise<void>;

@@ -111,7 +111,16 @@ export async function advanceDraw(
     sale = await deps.draws.drawSale(saleId);
     if (sale === null) return report;
   }
-  if (sale.state === "drawn") await walk(deps, saleId, report);
+  if (sale.state === "drawn") {
+    await walk(deps, saleId, report);
+    // Over: every unit paid, or nothing held and no position left to award.
+    const after = await deps.draws.drawSale(saleId);
+    const walked = (after?.cursor ?? 0) >= (after?.positions ?? 0);
+    if (after && after.held === 0 && (after.remaining === 0 || walked)) {
+      await deps.draws.forget(saleId);
+      deps.logger.info("draw finished", { saleId, paid: after.paid, remaining: after.remaining });
+    }
+  }
   return report;
 }
 

@@ -216,6 +216,10 @@ export class RedisDrawStore implements DrawStore {
     return this.redis.smembers(DRAW_SALES_KEY);
   }
 
+  async forget(saleId: string): Promise<void> {
+    await this.redis.srem(DRAW_SALES_KEY, saleId);
+  }
+
   async lock(saleId: string, ttlMs: number): Promise<string | null> {
     const token = randomUUID();
     const set = await this.redis.set(`draw-lock:${saleId}`, token, "PX", ttlMs, "NX");
