@@ -8,7 +8,7 @@
   winners the draw published.
 
   KEYS[1] sale hash    {sale:<id>}          (drawState, drawCursor, remaining, holdSeconds, price...)
-  KEYS[2] drawn list   {sale:<id>}:drawn    ("hashHex TAB quantity TAB userId" per position)
+  KEYS[2] drawn list   {sale:<id>}:drawn    ("quantity TAB userId" per position)
   KEYS[3] awards       {sale:<id>}:awards   (userId -> orderId)
   KEYS[4] orders       {sale:<id>}:orders   (orderId -> JSON order record, as reserve-8.lua writes)
   KEYS[5] hold expiries {sale:<id>}:holds   (sorted set: orderId, score = expiresAt ms)
@@ -48,7 +48,7 @@ if remaining > 0 and cursor < positions then
   local items = rcall('LRANGE', KEYS[2], cursor, cursor + tonumber(ARGV[3]) - 1)
   for _, item in ipairs(items) do
     if remaining <= 0 or awarded >= maxUuids then break end
-    local _hash, quantityText, userId = string.match(item, '^([^\t]*)\t([^\t]*)\t(.*)$')
+    local quantityText, userId = string.match(item, '^([^\t]*)\t(.*)$')
     local quantity = tonumber(quantityText)
     if quantity <= remaining then
       awarded = awarded + 1

@@ -5,7 +5,7 @@
 
   KEYS[1] sale hash    {sale:<id>}
   KEYS[2] staging list {sale:<id>}:drawn-staging  (built by the runner, position order)
-  KEYS[3] drawn list   {sale:<id>}:drawn          ("hashHex TAB quantity TAB userId" per position)
+  KEYS[3] drawn list   {sale:<id>}:drawn          ("quantity TAB userId" per position)
 
   ARGV[1] drawnAt, ms since the epoch
   ARGV[2] the entry list's digest (hex)

@@ -394,7 +394,7 @@ export interface DrawStore {
   ): Promise<"frozen" | "already_frozen" | "not_a_draw" | "still_open">;
   /** Every entry Redis holds, a page at a time. */
   scanEntries(saleId: string): AsyncIterable<DrawEntryRecord[]>;
-  /** Writes the drawn order ("hashHex\tquantity\tuserId" per position) and installs it, once. */
+  /** Writes the drawn order ("quantity\tuserId" per position) and installs it, once. */
   install(
     saleId: string,
     drawn: Iterable<string>,
@@ -443,7 +443,7 @@ export interface DrawRows {
    * The draw, once per sale: under a lock that holds off entry inserts, reads
    * the sale's entry rows and, if no draw is recorded yet, records the one
    * `compute` makes from them. Returns the record (new or earlier), its packed
-   * entry list and the rows it read.
+   * entry list and the rows it read (buyer and quantity only: no entry id or time).
    */
   drawOnce(
     saleId: string,

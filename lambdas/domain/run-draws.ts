@@ -1,11 +1,10 @@
 import {
   DRAW_PROCEDURE,
-  type DrawEntry,
   drawOrder,
   ENTRY_RECORD_BYTES,
   entryCount,
-  entryHash,
-  packEntries,
+  entryHasher,
+  packRecords,
   runDraw,
 } from "./draw.js";
 import type {
@@ -132,31 +131,33 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
     const started = performance.now();
     const secrets = await deps.draws.secrets(saleId);
     if (secrets === null) throw new Error(`draw ${saleId} has no seed`);
-    const inRedis = new Map<string, DrawEntryRecord>();
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases[name] = Math.round(now - mark);
+      mark = now;
+    };
+    // Buyer -> quantity. Redis first: where a buyer is in both, the entry Redis
+    // holds is the one that was answered.
+    const quantities = new Map<string, number>();
     for await (const page of deps.draws.scanEntries(saleId)) {
-      for (const entry of page) inRedis.set(entry.userId, entry);
+      for (const entry of page) quantities.set(entry.userId, entry.quantity);
     }
-    // hash (latin1 string of its 32 bytes) -> buyer, for the entries of the list.
-    const buyers = new Map<string, string>();
-    const united = (rows: DrawEntryRecord[]) => {
-      const entries: DrawEntry[] = [];
-      const add = (entry: DrawEntryRecord) => {
-        const hash = entryHash(secrets.salt, saleId, entry.userId);
-        const key = hash.toString("latin1");
-        if (buyers.has(key)) return;
-        buyers.set(key, entry.userId);
-        entries.push({ hash, quantity: entry.quantity });
-      };
-      // Redis first: where a buyer is in both, the entry Redis holds is the one that was answered.
-      for (const entry of inRedis.values()) add(entry);
-      for (const row of rows) add(row);
+    phase("scanRedisMs");
+    const hashOf = entryHasher(secrets.salt, saleId);
+    let entries: UnitedEntries | undefined;
+    const unite = (rows: DrawEntryRecord[]) => {
+      for (const row of rows)
+        if (!quantities.has(row.userId)) quantities.set(row.userId, row.quantity);
+      entries = unitedEntries(quantities, hashOf);
       return entries;
     };
-    let order: Uint32Array | undefined;
     const { record, packed, rows, created } = await deps.rows.drawOnce(saleId, (rows) => {
-      const packed = packEntries(united(rows));
+      phase("readRowsMs");
+      const { packed } = unite(rows);
+      phase("hashAndPackMs");
       const result = runDraw({ packed, seed: secrets.seed, stock: sale.remaining });
-      order = result.order;
       const record: DrawRecord = {
         saleId,
         procedure: DRAW_PROCEDURE,
@@ -171,23 +172,22 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
         })),
         drawnAtMs: deps.now(),
       };
+      phase("shuffleMs");
       return { record, packed };
     });
-    if (!created) {
-      // A rerun (the last one died after recording): the recorded list's buyers and order, again.
-      united(rows);
-      order = drawOrder(packed, record.seed);
-    }
-    if (order === undefined) throw new Error(`draw ${saleId} made no order`);
-    const drawn = drawnItems(packed, order, buyers);
-    const lastWinner = record.winners.at(-1)?.position ?? -1;
-    const installed = await deps.draws.install(saleId, drawn, {
+    phase("recordMs");
+    // A rerun (the last run died after recording): the same entries give the same list.
+    const united = entries ?? unite(rows);
+    const buyerOf = buyersOfList(packed, united);
+    const order = drawOrder(packed, record.seed);
+    const installed = await deps.draws.install(saleId, drawnItems(packed, order, buyerOf), {
       drawnAtMs: record.drawnAtMs,
       digest: record.digest,
       entries: record.entries,
       winners: record.winners.length,
-      lastWinner,
+      lastWinner: record.winners.at(-1)?.position ?? -1,
     });
+    phase("installMs");
     const ms = Math.round(performance.now() - started);
     report.drawMs[saleId] = ms;
     if (installed === "installed") {
@@ -202,25 +202,60 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
       winners: record.winners.length,
       digest: record.digest,
       ms,
+      phases,
     });
   } finally {
     await deps.draws.unlock(saleId, token).catch(() => undefined);
   }
 }
 
-/** The drawn order as the award walk reads it: "hashHex\tquantity\tuserId" per position. */
-function* drawnItems(
-  packed: Buffer,
-  order: Uint32Array,
-  buyers: Map<string, string>,
-): Generator<string> {
+interface UnitedEntries {
+  packed: Buffer;
+  /** The buyer of the list's record i. */
+  buyers: string[];
+}
+
+/** The canonical list of the entries, written straight into one buffer (no object per entry). */
+function unitedEntries(
+  quantities: Map<string, number>,
+  hashOf: (userId: string) => Buffer,
+): UnitedEntries {
+  const userIds = [...quantities.keys()];
+  const raw = Buffer.allocUnsafe(userIds.length * ENTRY_RECORD_BYTES);
+  userIds.forEach((userId, i) => {
+    hashOf(userId).copy(raw, i * ENTRY_RECORD_BYTES);
+    raw.writeUInt16BE(quantities.get(userId) ?? 0, i * ENTRY_RECORD_BYTES + 32);
+  });
+  const { packed, original } = packRecords(raw);
+  return { packed, buyers: Array.from(original, (i) => userIds[i] as string) };
+}
+
+/**
+ * The buyer of each record of the recorded list. It is the list these entries
+ * make (the entries cannot change once frozen, late rows are refused); if it
+ * is not, each recorded hash is looked up, and one with no buyer is a bug.
+ */
+function buyersOfList(recorded: Buffer, united: UnitedEntries): string[] {
+  if (recorded.equals(united.packed)) return united.buyers;
+  const byHash = new Map<string, string>();
+  united.buyers.forEach((userId, i) => {
+    const at = i * ENTRY_RECORD_BYTES;
+    byHash.set(united.packed.toString("latin1", at, at + 32), userId);
+  });
+  return Array.from({ length: entryCount(recorded) }, (_, i) => {
+    const at = i * ENTRY_RECORD_BYTES;
+    const userId = byHash.get(recorded.toString("latin1", at, at + 32));
+    if (userId === undefined) {
+      throw new Error(`no buyer for entry ${recorded.toString("hex", at, at + 32)}`);
+    }
+    return userId;
+  });
+}
+
+/** The drawn order as the award walk reads it: "quantity\tuserId" per position. */
+function* drawnItems(packed: Buffer, order: Uint32Array, buyers: string[]): Generator<string> {
   for (const index of order) {
-    const at = index * ENTRY_RECORD_BYTES;
-    const hash = packed.subarray(at, at + 32);
-    const userId = buyers.get(hash.toString("latin1"));
-    // Every recorded entry came from Redis or a row; one with no buyer is a bug, not a guess.
-    if (userId === undefined) throw new Error(`no buyer for entry ${hash.toString("hex")}`);
-    yield `${hash.toString("hex")}\t${packed.readUInt16BE(at + 32)}\t${userId}`;
+    yield `${packed.readUInt16BE(index * ENTRY_RECORD_BYTES + 32)}\t${buyers[index]}`;
   }
 }
 

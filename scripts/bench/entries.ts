@@ -159,12 +159,23 @@ try {
       ["tsx", join(import.meta.dirname, "draw-function.ts")],
       {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, ...env, DRAW_SETTLE_MS: "0", POWERTOOLS_LOG_LEVEL: "ERROR" },
+        env: { ...process.env, ...env, DRAW_SETTLE_MS: "0", POWERTOOLS_LOG_LEVEL: "INFO" },
         maxBuffer: 16 * 1024 * 1024,
         timeout: 600_000,
       },
     );
-    const line = stdout.trim().split("\n").at(-1) ?? "{}";
+    const lines = stdout.trim().split("\n");
+    const line = lines.at(-1) ?? "{}";
+    // The runner's own log line of the draw: its phases (scan, rows, hash and pack, shuffle, record, install).
+    const drawLog = lines
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { message?: string; phases?: Record<string, number> };
+        } catch {
+          return {};
+        }
+      })
+      .find((l) => l.message === "draw");
     const drawRun = JSON.parse(line) as {
       ms: number;
       peakRssMb: number;
@@ -182,12 +193,13 @@ try {
       functionMs: drawRun.ms,
       drawMs: drawRun.report.drawMs[saleId],
       peakRssMb: drawRun.peakRssMb,
+      phases: drawLog?.phases,
       memoryMb: 2048,
       winners: published?.draw.winners.length,
       verified: check.ok,
     };
     log(
-      `draw over ${entered} entries: ${drawRun.report.drawMs[saleId]} ms in the function (${drawRun.ms} ms the invocation), peak RSS ${drawRun.peakRssMb} MB of 2048 MB; ${published?.draw.winners.length} winners; verified: ${check.ok}`,
+      `phases: ${JSON.stringify(drawLog?.phases ?? {})}\ndraw over ${entered} entries: ${drawRun.report.drawMs[saleId]} ms in the function (${drawRun.ms} ms the invocation), peak RSS ${drawRun.peakRssMb} MB of 2048 MB; ${published?.draw.winners.length} winners; verified: ${check.ok}`,
     );
   }
   writeFileSync(join(workDir, "entries.json"), `${JSON.stringify(results, null, 2)}\n`);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   allocate,
@@ -8,6 +8,7 @@ import {
   drawOrder,
   entriesDigest,
   entryHash,
+  hmacSha256,
   nextAwards,
   type PublishedDraw,
   packEntries,
@@ -209,6 +210,14 @@ describe("draw procedure", () => {
     // The NUL separator: no (sale, buyer) split of the same text collides.
     expect(entryHash(salt, "s1a", "b").equals(entryHash(salt, "s1", "ab"))).toBe(false);
     expect(commitmentOf(seedOf(1))).toBe(createHash("sha256").update(seedOf(1)).digest("hex"));
+    // The fast HMAC is RFC 2104's, as createHmac computes it, for short, block-long and long keys.
+    for (const key of [sha("k"), Buffer.alloc(64, 7), Buffer.alloc(100, 9), Buffer.alloc(0)]) {
+      for (const message of [Buffer.alloc(0), Buffer.from("s1\0alice"), Buffer.alloc(300, 1)]) {
+        expect(
+          hmacSha256(key)(message).equals(createHmac("sha256", key).update(message).digest()),
+        ).toBe(true);
+      }
+    }
   });
 });
 

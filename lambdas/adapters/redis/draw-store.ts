@@ -17,8 +17,15 @@ const STAGE_CHUNK = 1_000;
 const STAGE_PIPELINE = 50;
 
 function entryFrom(saleId: string, userId: string, raw: string): DrawEntryRecord {
-  const [entryId = "", quantity = "0", at = "0"] = raw.split("\t");
-  return { saleId, userId, entryId, quantity: Number(quantity), enteredAtMs: Number(at) };
+  const first = raw.indexOf("\t");
+  const second = raw.indexOf("\t", first + 1);
+  return {
+    saleId,
+    userId,
+    entryId: raw.slice(0, first),
+    quantity: Number(raw.slice(first + 1, second)),
+    enteredAtMs: Number(raw.slice(second + 1)),
+  };
 }
 
 /** A draw's state in Redis, reached through lua/enter-4.lua, leave-2, freeze-draw-1, install-draw-3 and award-draw-7. */

@@ -24,7 +24,7 @@ export interface SaleKeys {
 export interface DrawKeys {
   /** Entries: userId -> "entryId<TAB>quantity<TAB>enteredAt ms" (lua/enter-4.lua). */
   entries: string;
-  /** The drawn order, one "hashHex<TAB>quantity<TAB>userId" per position (lua/install-draw-2.lua). */
+  /** The drawn order, one "quantity<TAB>userId" per position (lua/install-draw-2.lua). */
   drawn: string;
   /** Where the draw runner builds the drawn order before install renames it to `drawn`. */
   drawnStaging: string;
