@@ -36,6 +36,28 @@ local function outcome(field, reply)
   return reply
 end
 
+-- BEGIN takeToken (the same text in reserve-8.lua and enter-4.lua;
+-- test/unit/lua-shared.test.ts keeps them equal)
+-- Takes one token from a buyer's bucket (a burst, then perSecond): nil when
+-- taken, else the wait in ms until one is there. It expires once full again.
+local function takeToken(key, burst, perSecond, now, nowText)
+  local bucket = rcall('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(bucket[1])
+  local at = tonumber(bucket[2]) or now
+  if tokens == nil then
+    tokens = burst
+  else
+    tokens = math.min(burst, tokens + math.max(0, now - at) * perSecond / 1000)
+  end
+  if tokens < 1 then
+    return math.ceil((1 - tokens) * 1000 / perSecond)
+  end
+  rcall('HSET', key, 'tokens', tostring(tokens - 1), 'at', nowText)
+  rcall('PEXPIRE', key, math.ceil(burst * 1000 / perSecond) + 1000)
+  return nil
+end
+-- END takeToken
+
 local sale = rcall('HMGET', KEYS[1], 'mode', 'entriesOpenAt', 'entriesCloseAt', 'drawState',
   'perUserLimit', 'rateBurst', 'ratePerSecond', 'paused')
 if rcall('EXISTS', KEYS[1]) == 0 then
@@ -60,19 +82,10 @@ local now = tonumber(ARGV[3])
 local burst = tonumber(sale[6]) or 5
 local perSecond = tonumber(sale[7]) or 1
 if burst > 0 and perSecond > 0 then
-  local bucket = rcall('HMGET', KEYS[3], 'tokens', 'at')
-  local tokens = tonumber(bucket[1])
-  local at = tonumber(bucket[2]) or now
-  if tokens == nil then
-    tokens = burst
-  else
-    tokens = math.min(burst, tokens + math.max(0, now - at) * perSecond / 1000)
+  local wait = takeToken(KEYS[3], burst, perSecond, now, ARGV[3])
+  if wait then
+    return outcome('rate_limited', { -7, '', wait, 0 })
   end
-  if tokens < 1 then
-    return outcome('rate_limited', { -7, '', math.ceil((1 - tokens) * 1000 / perSecond), 0 })
-  end
-  rcall('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'at', ARGV[3])
-  rcall('PEXPIRE', KEYS[3], math.ceil(burst * 1000 / perSecond) + 1000)
 end
 
 if now < (tonumber(sale[2]) or 0) then

@@ -31,6 +31,7 @@ const RATE_SERIES = [
   { key: "ratelimited", label: "Rate limited", className: "s-ratelimited" },
   { key: "errors", label: "Errors", className: "s-errors" },
   { key: "other", label: "Other refusals", className: "s-other" },
+  { key: "entries", label: "Draw entries", className: "s-entries" },
 ];
 /** @type {Series[]} */
 const LATENCY_SERIES = [
@@ -432,6 +433,21 @@ function render(view) {
     setText("holds-window", `Units, this sale; buyers have ${holds.holdSeconds} s to pay.`);
   }
 
+  const draw = view.draw;
+  byId("draw-card").hidden = draw === null;
+  if (draw !== null) {
+    setText("draw-state", draw.state);
+    setText("draw-entries", count(draw.entries));
+    setText("draw-rate", rate(draw.entriesPerSecond));
+    setText("draw-winners", count(draw.winners));
+    setText("draw-alternates", count(draw.alternates));
+    setText("draw-passed", count(draw.passedOver));
+    setText(
+      "draw-close",
+      `Entries close ${draw.entriesCloseAt ? new Date(draw.entriesCloseAt).toLocaleTimeString() : "–"}; paid and expired units under Payment holds.`,
+    );
+  }
+
   setText("queue-orders", count(view.queues?.orders));
   setText("queue-dlq", count(view.queues?.dlq));
   byId("dlq-figure").dataset.alert = String((view.queues?.dlq ?? 0) > 0);
@@ -451,6 +467,7 @@ function render(view) {
         ratelimited: r.rateLimited,
         errors,
         other,
+        entries: view.draw?.entriesPerSecond ?? 0,
       },
     });
     push(state.latency, {

@@ -54,6 +54,22 @@ export interface SaleStatsView {
   };
   /** Sales with a hold: units held awaiting payment, paid, and returned to stock when their hold expired (cumulative); null without a hold. */
   holds: { holdSeconds: number; held: number; paid: number; expiredUnits: number } | null;
+  /** Draws (docs/draws.md): the draw's state, its entries and their rate, and its awards; null for a first-come sale. */
+  draw: {
+    state: "open" | "frozen" | "drawn";
+    entriesCloseAt: string | null;
+    entries: number;
+    /** Entries accepted per second over the window; null until a previous snapshot exists. */
+    entriesPerSecond: number | null;
+    /** Entries the draw itself made winners (0 before the draw). */
+    winners: number;
+    /** Held orders the draw gave, winners and alternates. */
+    awarded: number;
+    /** Awards past the draw's winners: units of unpaid winners passed on in drawn order. */
+    alternates: number;
+    /** Entries passed over because their quantity did not fit in the units left. */
+    passedOver: number;
+  } | null;
   /** Messages in the orders queue and in its DLQ (whole queues: every sale shares them). */
   queues: { orders: number; dlq: number } | null;
   /** Sources that failed or missed their deadline; their fields above are null. */

@@ -74,9 +74,11 @@ export async function saleStats(
 
   let rates: SaleStatsView["rates"] = null;
   let windowLatency: LatencySummary | null = null;
+  let entriesPerSecond: number | null = null;
   if (baseline !== null && nowMs > baseline.at) {
     const seconds = (nowMs - baseline.at) / 1000;
     const delta = counterDelta(baseline.counters, counters);
+    entriesPerSecond = Math.round(((delta.entered ?? 0) / seconds) * 100) / 100;
     const persistedRate =
       persisted !== null && baseline.persistedUnits !== null
         ? Math.round((Math.max(0, persisted.units - baseline.persistedUnits) / seconds) * 100) / 100
@@ -121,6 +123,19 @@ export async function saleStats(
             held: sale.held ?? 0,
             paid: sale.paid ?? 0,
             expiredUnits: sale.expiredUnits ?? 0,
+          },
+    draw:
+      sale.draw === undefined
+        ? null
+        : {
+            state: sale.draw.state,
+            entriesCloseAt: sale.draw.entriesCloseAt,
+            entries: sale.draw.entries,
+            entriesPerSecond,
+            winners: sale.draw.winners ?? 0,
+            awarded: counters["draw:awarded"] ?? 0,
+            alternates: counters["draw:alternates"] ?? 0,
+            passedOver: counters["draw:passed_over"] ?? 0,
           },
     queues,
     unavailable,

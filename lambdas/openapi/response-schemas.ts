@@ -444,6 +444,22 @@ export const saleStatsViewSchema = z
         description:
           "Sales with a hold: units held awaiting payment, paid, and returned to stock when their hold expired; null without a hold.",
       }),
+    draw: z
+      .object({
+        state: drawStateSchema,
+        entriesCloseAt: isoInstant.nullable(),
+        entries: z.number().int(),
+        entriesPerSecond: z.number().nullable(),
+        winners: z.number().int(),
+        awarded: z.number().int(),
+        alternates: z.number().int(),
+        passedOver: z.number().int(),
+      })
+      .nullable()
+      .meta({
+        description:
+          "Draws: state, entries and entries per second over the window, winners drawn, awards, alternates called (units of unpaid winners passed on in drawn order), entries passed over; null for a first-come sale.",
+      }),
     queues: queueDepthsSchema.nullable(),
     unavailable: z.array(z.enum(["postgres", "queues"])).meta({
       description: "Sources that failed or missed their deadline; their fields above are null.",

@@ -29,6 +29,7 @@ let enter: HttpLambda;
 let myEntry: HttpLambda;
 let getDraw: HttpLambda;
 let adminDraw: HttpLambda;
+let stats: HttpLambda;
 let runDraws: (event: unknown, context: unknown) => Promise<{ drawn: number; awarded: number }>;
 
 beforeAll(async () => {
@@ -43,6 +44,7 @@ beforeAll(async () => {
   myEntry = load(await import("../../lambdas/handlers/my-entry.js"));
   getDraw = load(await import("../../lambdas/handlers/get-draw.js"));
   adminDraw = load(await import("../../lambdas/handlers/admin-draw.js"));
+  stats = load(await import("../../lambdas/handlers/admin-sale-stats.js"));
   runDraws = (await import("../../lambdas/handlers/run-draws.js")).handler as never;
 });
 afterAll(async () => {
@@ -86,6 +88,14 @@ const pageEvent = (saleId: string, page: string) => ({
   path: `/sales/${saleId}/draw/entries`,
   pathParameters: { saleId },
   rawQueryString: `page=${page}`,
+});
+const statsEvent = (saleId: string, rawQueryString = "") => ({
+  routeKey: "GET /admin/sales/{saleId}/stats",
+  method: "GET",
+  path: `/admin/sales/${saleId}/stats`,
+  rawQueryString,
+  pathParameters: { saleId },
+  claims: admin(),
 });
 const adminDrawEvent = (saleId: string, claims = admin()) => ({
   routeKey: "POST /admin/sales/{saleId}/draw",
@@ -205,6 +215,9 @@ describe("draw API", () => {
       );
       expect(reply.status).toBe(201);
     }
+    expect((await invoke(stats, statsEvent(saleId))).body).toMatchObject({
+      draw: { state: "open", entries: 12, winners: 0, awarded: 0, alternates: 0 },
+    });
     const open = await invoke(getDraw, drawEvent(saleId));
     expect(open.body).toMatchObject({ state: "open", entries: 12 });
     expect(open.body).not.toHaveProperty("seed");
@@ -246,6 +259,11 @@ describe("draw API", () => {
     expect(won).toHaveLength(draw.winners.length);
     for (const view of won)
       expect(view).toMatchObject({ order: { payment: "held", currency: "eur" } });
+    // The dashboard's view: the draw's state, its winners and their held orders.
+    expect((await invoke(stats, statsEvent(saleId))).body).toMatchObject({
+      draw: { state: "drawn", entries: 12, winners: draw.winners.length, alternates: 0 },
+      holds: { held: units, paid: 0 },
+    });
     // A buyer finds their own entry in the list by the hash they are shown.
     const mine = views[0] as { entryHash: string };
     expect(packed.toString("hex")).toContain(mine.entryHash);
