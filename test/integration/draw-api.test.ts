@@ -1,10 +1,19 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drawKeys, saleKeys } from "../../lambdas/adapters/redis/keys.js";
 import { verifyDraw } from "../../lambdas/domain/draw.js";
-import type { HttpLambda } from "../../local/http-host.js";
+import { HTTP_ROUTES } from "../../lambdas/registry.js";
+import { localJwtSettings } from "../../local/auth.js";
+import { createHttpHost, type HttpLambda, listen } from "../../local/http-host.js";
 import { lambdaContext } from "../../local/lambda-context.js";
+import { PROJECT_ROOT } from "../../local/services/index.js";
 import {
   admin,
   buyEvent,
@@ -276,4 +285,79 @@ describe("draw API", () => {
     });
     expect((await invoke(adminDraw, adminDrawEvent(saleId))).status).toBe(404);
   });
+
+  it("npm run verify-draw passes a genuine draw over HTTP and exits 1 on a changed entry, seed or winner", async () => {
+    const saleId = await createDraw({ stock: 4 });
+    for (let i = 0; i < 20; i++)
+      await invoke(enter, entryEvent(saleId, `cli${i}`, JSON.stringify({ quantity: 1 + (i % 2) })));
+    expect((await invoke(adminDraw, adminDrawEvent(saleId))).status).toBe(202);
+    await runDraws({}, lambdaContext("run-draws"));
+    const mine = (await invoke(myEntry, meEvent(saleId, "cli0"))).body as {
+      entryHash: string;
+      result: string;
+    };
+
+    // The public routes through the local gateway, as a stranger reads them: no token.
+    const server = createHttpHost({
+      routes: HTTP_ROUTES.filter((route) => route.handler === "get-draw"),
+      handlers: new Map([["get-draw", getDraw]]),
+      jwt: localJwtSettings({}),
+    });
+    await listen(server, 0);
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const run = (args: string[]) =>
+      promisify(execFile)("npx", ["tsx", "scripts/verify-draw.ts", ...args], {
+        cwd: PROJECT_ROOT,
+        timeout: 60_000,
+      }).then(
+        (done) => ({ code: 0, stdout: done.stdout }),
+        (failed: { code: number; stdout: string }) => ({
+          code: failed.code,
+          stdout: failed.stdout,
+        }),
+      );
+    try {
+      const genuine = await run(["--sale", saleId, "--api", api, "--hash", mine.entryHash]);
+      expect(genuine.stdout).toContain("verified: 20 entries");
+      expect(genuine.stdout).toContain(mine.entryHash);
+      expect(genuine.code).toBe(0);
+
+      const fetched = (await fetch(`${api}/sales/${saleId}/draw`).then((r) => r.json())) as {
+        seed: string;
+        winners: unknown[];
+      };
+      const page = (await fetch(`${api}/sales/${saleId}/draw/entries?page=0`).then((r) =>
+        r.json(),
+      )) as { entries: string };
+      const saved = { ...fetched, entriesPacked: page.entries };
+      const dir = mkdtempSync(join(tmpdir(), "verify-draw-"));
+      const check = async (name: string, publication: Record<string, unknown>) => {
+        const file = join(dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify(publication));
+        return run(["--file", file]);
+      };
+      expect((await check("same", saved)).code).toBe(0);
+
+      const entries = Buffer.from(saved.entriesPacked, "base64");
+      entries[40] = (entries[40] ?? 0) ^ 1; // a byte of the second entry's hash
+      const changedEntry = await check("entry", {
+        ...saved,
+        entriesPacked: entries.toString("base64"),
+      });
+      expect(changedEntry.code).toBe(1);
+      expect(changedEntry.stdout).toContain("DRAW VERIFICATION FAILED");
+
+      const seed = `${saved.seed.slice(0, -1)}${saved.seed.endsWith("0") ? "1" : "0"}`;
+      expect((await check("seed", { ...saved, seed })).code).toBe(1);
+
+      const [first, ...rest] = saved.winners as { hash: string; quantity: number }[];
+      const changedWinner = await check("winner", {
+        ...saved,
+        winners: [{ ...first, quantity: (first?.quantity ?? 1) === 1 ? 2 : 1 }, ...rest],
+      });
+      expect(changedWinner.code).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 120_000);
 });
