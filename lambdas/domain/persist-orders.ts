@@ -187,10 +187,11 @@ export async function persistOrders(
 }
 
 /**
- * Draw entries' rows, in one statement per sale. An entry that arrives after
- * its draw was recorded is not an error of the record: the draw read Redis,
- * where the entry was accepted, so it is in the draw unless Redis lost it
- * too. It is logged and counted for the operator (EntriesAfterDraw), not retried.
+ * Draw entries' rows, in one statement per sale. The draw writes the row of
+ * every entry it drew from Redis, so a message arriving after the draw finds
+ * its row there (a duplicate). Only an entry the draw did not see (Redis lost
+ * it before the draw and its message came too late) is refused: logged and
+ * counted for the operator (EntriesAfterDraw), not retried.
  */
 async function persistEntries(
   deps: PersistDeps,

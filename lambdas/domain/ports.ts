@@ -435,19 +435,29 @@ export interface DrawRecord {
 
 export interface DrawRows {
   /**
-   * Writes entries' rows (a duplicate is a no-op). An entry that arrives after
-   * its sale's draw was recorded is not written: it comes back in `late`.
+   * Writes entries' rows (a duplicate is a no-op). Once the sale's draw is
+   * recorded its rows are the drawn list: a row of a drawn entry is there
+   * already (a duplicate), and one the draw did not see is not written but
+   * comes back in `late`.
    */
   insertEntries(entries: DrawEntryRecord[]): Promise<{ inserted: number; late: DrawEntryRecord[] }>;
   /**
    * The draw, once per sale: under a lock that holds off entry inserts, reads
    * the sale's entry rows and, if no draw is recorded yet, records the one
-   * `compute` makes from them. Returns the record (new or earlier), its packed
-   * entry list and the rows it read (buyer and quantity only: no entry id or time).
+   * `compute` makes from them, and in the same transaction writes the rows of
+   * the drawn entries it took from Redis: `missingRows` (no row yet) and
+   * `changedRows` (a row with other values), so the rows are then exactly the
+   * drawn list. Returns the record (new or earlier), its packed entry list
+   * and the rows it read (buyer and quantity only: no entry id or time).
    */
   drawOnce(
     saleId: string,
-    compute: (rows: DrawEntryRecord[]) => { record: DrawRecord; packed: Buffer },
+    compute: (rows: DrawEntryRecord[]) => {
+      record: DrawRecord;
+      packed: Buffer;
+      missingRows: DrawEntryRecord[];
+      changedRows: DrawEntryRecord[];
+    },
   ): Promise<{ record: DrawRecord; packed: Buffer; rows: DrawEntryRecord[]; created: boolean }>;
   record(saleId: string): Promise<DrawRecord | null>;
   /** Bytes [offset, offset + length) of the recorded packed entry list (null: no draw). */

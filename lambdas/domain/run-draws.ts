@@ -141,8 +141,12 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
     // Buyer -> quantity. Redis first: where a buyer is in both, the entry Redis
     // holds is the one that was answered.
     const quantities = new Map<string, number>();
+    const inRedis = new Map<string, DrawEntryRecord>();
     for await (const page of deps.draws.scanEntries(saleId)) {
-      for (const entry of page) quantities.set(entry.userId, entry.quantity);
+      for (const entry of page) {
+        quantities.set(entry.userId, entry.quantity);
+        inRedis.set(entry.userId, entry);
+      }
     }
     phase("scanRedisMs");
     const hashOf = entryHasher(secrets.salt, saleId);
@@ -152,6 +156,18 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
         if (!quantities.has(row.userId)) quantities.set(row.userId, row.quantity);
       entries = unitedEntries(quantities, hashOf);
       return entries;
+    };
+    // The rows the draw writes with its record: the entries it took from Redis
+    // whose row has not arrived (the consumer is behind) or holds other values.
+    const rowsToWrite = (rows: DrawEntryRecord[]) => {
+      const changedRows: DrawEntryRecord[] = [];
+      for (const row of rows) {
+        const redisEntry = inRedis.get(row.userId);
+        if (redisEntry === undefined) continue;
+        if (redisEntry.quantity !== row.quantity) changedRows.push(redisEntry);
+        inRedis.delete(row.userId);
+      }
+      return { missingRows: [...inRedis.values()], changedRows };
     };
     const { record, packed, rows, created } = await deps.rows.drawOnce(saleId, (rows) => {
       phase("readRowsMs");
@@ -173,7 +189,7 @@ async function drawAndInstall(deps: RunDrawsDeps, sale: DrawSale, report: DrawRu
         drawnAtMs: deps.now(),
       };
       phase("shuffleMs");
-      return { record, packed };
+      return { record, packed, ...rowsToWrite(rows) };
     });
     phase("recordMs");
     // A rerun (the last run died after recording): the same entries give the same list.

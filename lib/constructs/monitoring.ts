@@ -145,6 +145,22 @@ export class Monitoring extends Construct {
       "Integration events were not published to EventBridge (EventsPublishFailed): OrderConfirmed events are not re-sent; see docs/events.md.",
     );
 
+    // An accepted entry the draw did not see: Redis lost it before the draw and its
+    // message reached the consumer only after (the draw writes the rows of every
+    // entry it drew, so nothing else counts here). A person tells the buyer.
+    alarm(
+      "DrawEntriesAfterDraw",
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: "EntriesAfterDraw",
+        dimensionsMap: { service: "flash-sale" },
+        period: Duration.minutes(5),
+        statistic: "Sum",
+      }),
+      1,
+      "An accepted draw entry reached Postgres after its draw, which had not seen it (EntriesAfterDraw): see the consumer's log line 'entries arrived after their draw was recorded' and docs/draws.md.",
+    );
+
     // Holds: expiry must keep up (reserve expires due holds itself for sales
     // buyers touch; the sweeper, once a minute, for the rest), and payments that
     // the webhook refuses or cannot match need a person.

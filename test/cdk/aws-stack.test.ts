@@ -878,4 +878,13 @@ describe("Draw runner", () => {
       Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [fnId, "Arn"] } })],
     });
   });
+
+  it("alarms on an accepted entry that reached Postgres after its draw had not seen it", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Namespace: "FlashSale",
+      MetricName: "EntriesAfterDraw",
+      Threshold: 1,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp("^MonitoringAlarmTopic") }],
+    });
+  });
 });

@@ -238,19 +238,44 @@ describe("the draw (run-draws: freeze, draw once, install, award walk)", () => {
     for (const order of run.orders) expect(accepted_.has(order.userId)).toBe(true);
   });
 
-  it("draws from Redis and the rows together, and refuses a row that arrives after the draw", async () => {
-    const saleId = await drawSale(3, 1);
+  it("draws from Redis and the rows together, writes the rows it drew from Redis, and refuses a row that arrives after the draw", async () => {
+    const saleId = await drawSale(3, 2);
     let now = T0 + 1_000;
     const path = entryPath(() => now);
     for (const user of ["a", "b", "c", "d"]) await path.enter(saleId, user);
     await path.persist();
     // Redis lost d's entry (a failover before replication); its row remains.
     await redis.hdel(drawKeys(saleId).entries, "d");
+    // c left after a send that timed out yet arrived, and entered again with 2: its
+    // row holds the first entry, Redis the one that was answered.
+    const cEntry = (await redis.hget(drawKeys(saleId).entries, "c")) ?? "";
+    await redis.hset(drawKeys(saleId).entries, "c", cEntry.replace(/\t1\t/, "\t2\t"));
+    // The consumer is behind: e's and f's messages are still in the queue at the draw.
+    await path.enter(saleId, "e", 2);
+    await path.enter(saleId, "f");
     now = CLOSE + 5_000;
     await runner(() => now).advance(saleId);
     const { draw, packed } = await published(saleId);
-    expect(draw.entries).toBe(4);
+    expect(draw.entries).toBe(6);
     expect(verifyDraw(draw, packed)).toMatchObject({ ok: true });
+
+    // The rows are now the drawn list, e's and f's included, with the values the draw used.
+    const drawnRows = await db.query<{ user_id: string; quantity: number }>(
+      "SELECT user_id, quantity FROM draw_entries WHERE sale_id = $1 ORDER BY user_id",
+      [saleId],
+    );
+    expect(drawnRows.rows.map((r) => `${r.user_id}:${r.quantity}`)).toEqual([
+      "a:1",
+      "b:1",
+      "c:2",
+      "d:1",
+      "e:2",
+      "f:1",
+    ]);
+    // Their messages, delivered at last, find their rows: neither written twice nor late.
+    const backlog = path.sent.splice(0);
+    expect(backlog.map((e) => e.userId)).toEqual(["e", "f"]);
+    expect(await rows.insertEntries(backlog)).toEqual({ inserted: 0, late: [] });
 
     const late: DrawEntryRecord = {
       saleId,
@@ -259,7 +284,9 @@ describe("the draw (run-draws: freeze, draw once, install, award walk)", () => {
       quantity: 1,
       enteredAtMs: CLOSE - 1,
     };
-    expect(await rows.insertEntries([late])).toEqual({ inserted: 0, late: [late] });
+    expect(await rows.insertEntries([late, ...backlog])).toEqual({ inserted: 0, late: [late] });
+    const after = await db.query("SELECT 1 FROM draw_entries WHERE sale_id = $1", [saleId]);
+    expect(after.rowCount).toBe(6);
   });
 
   it("two runners at once draw once, and both see the same record", async () => {
@@ -342,6 +369,7 @@ describe("the draw (run-draws: freeze, draw once, install, award walk)", () => {
       "\u202eRTL override\u202c",
       "'; DROP TABLE draw_entries; --",
       'quote " and back\\slash',
+      "a literal \\t, \\n and \\\\N",
       "\ufffe\uffff noncharacters",
       " padded ",
       "中文用户",
@@ -349,17 +377,24 @@ describe("the draw (run-draws: freeze, draw once, install, award walk)", () => {
     const saleId = await drawSale(odd.length, 1);
     let now = T0 + 1_000;
     const path = entryPath(() => now);
-    for (const user of odd) await path.enter(saleId, user);
+    for (const user of odd.slice(0, 5)) await path.enter(saleId, user);
     const results = await path.persist();
     expect(results.every((r) => r.status === "fulfilled")).toBe(true);
-    const stored = await db.query<{ user_id: string }>(
-      "SELECT user_id FROM draw_entries WHERE sale_id = $1",
-      [saleId],
-    );
-    expect(stored.rows.map((r) => r.user_id).sort()).toEqual([...odd].sort());
+    const rowsOf = async () =>
+      (
+        await db.query<{ user_id: string }>("SELECT user_id FROM draw_entries WHERE sale_id = $1", [
+          saleId,
+        ])
+      ).rows
+        .map((r) => r.user_id)
+        .sort();
+    expect(await rowsOf()).toEqual(odd.slice(0, 5).sort());
+    // The rest have no row at the draw: the draw writes theirs (COPY, its own escaping).
+    for (const user of odd.slice(5)) await path.enter(saleId, user);
     now = CLOSE + 5_000;
     const run = runner(() => now);
     await run.advance(saleId);
+    expect(await rowsOf()).toEqual([...odd].sort());
     expect(run.orders.map((o) => o.userId).sort()).toEqual([...odd].sort());
     const { draw, packed } = await published(saleId);
     expect(verifyDraw(draw, packed)).toMatchObject({ ok: true, winners: odd.length });
